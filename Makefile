@@ -1,0 +1,79 @@
+# EVA ICS v4 virtual controller as an FFI library, and the ABI harness.
+#   make          release build: build/libeva-virtual-controller.so, build/abi-harness
+#   make run      build, then a demo on examples/virtual.yml
+#   make test     every test; ends with one line "N passed, M failed"
+#   make install EVA_DIR=/opt/eva4
+#   make clean
+
+BUILD      ?= $(CURDIR)/build
+EVA_DIR    ?= /opt/eva4
+LIB        := $(BUILD)/libeva-virtual-controller.so
+HARNESS    := $(BUILD)/abi-harness
+REFERENCE  := $(BUILD)/reference/libeva-reference.so
+SWIFT      ?= swift
+# Debian packages the build and the tests need.
+PACKAGES   := libmsgpack-dev libyaml-dev pkg-config valgrind
+
+# libmsgpack is linked statically: pkg-config hands the linker -lmsgpackc,
+# and a folder holding only libmsgpackc.a, searched first, makes that
+# resolve to the archive (GNU ld applies every -L to every -l).
+STATIC_LIBS := $(BUILD)/static-libs
+SWIFT_RELEASE := -c release --product eva-virtual-controller \
+	-Xswiftc -static-stdlib \
+	-Xlinker -L$(STATIC_LIBS) \
+	-Xlinker --version-script=$(CURDIR)/Sources/EvaVirtualController/exports.map \
+	-Xlinker --gc-sections
+
+.PHONY: all deps run test install clean library harness reference FORCE
+
+all: library harness reference
+
+deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+
+library: $(LIB)
+
+$(LIB): FORCE | $(STATIC_LIBS)/libmsgpackc.a
+	$(SWIFT) build $(SWIFT_RELEASE)
+	@mkdir -p $(BUILD)
+	strip --strip-unneeded -o $@ "$$($(SWIFT) build $(SWIFT_RELEASE) --show-bin-path)/libeva-virtual-controller.so"
+
+$(STATIC_LIBS)/libmsgpackc.a:
+	@mkdir -p $(STATIC_LIBS)
+	@archive=$$($(CC) -print-file-name=libmsgpackc.a); \
+	if [ ! -f "$$archive" ]; then echo "libmsgpackc.a not found (apt-get install libmsgpack-dev)"; exit 1; fi; \
+	ln -sf "$$archive" $@
+
+harness:
+	$(MAKE) -C abi-harness BUILD=$(BUILD)
+
+reference:
+	$(MAKE) -C abi-harness/reference BUILD=$(BUILD)
+
+run: deps all
+	$(HARNESS) run $(LIB) --config examples/virtual.yml --script examples/demo.yml
+
+test: deps all
+	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/run-all.sh
+
+install: $(LIB)
+	install -d $(EVA_DIR)/svc
+	install -m 0644 $(LIB) $(EVA_DIR)/svc/libeva-virtual-controller.so
+	sed 's|@LIBRARY@|$(EVA_DIR)/svc/libeva-virtual-controller.so|' examples/service-template.yml \
+		> $(EVA_DIR)/svc/eva-virtual-controller.yml
+	@echo "installed; create the service with:"
+	@echo "  eva svc create eva.controller.vswift $(EVA_DIR)/svc/eva-virtual-controller.yml"
+
+clean:
+	rm -rf $(BUILD)
+	$(SWIFT) package clean
+
+FORCE:

@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CEvaFFI
+import EAPI
+import Synchronization
+
+/// The launcher as a `ServiceHost`: every operation is an op-function call
+/// with the buffer layout of ABI version 1.
+public final class FFIHost: ServiceHost {
+    enum Phase: UInt8 {
+        /// `svc_init` runs: the bus is not connected, logs go to stderr.
+        case starting = 0
+        /// Bus ops work.
+        case connected = 1
+        /// `svc_terminate` has returned: the library makes no more op calls.
+        case closed = 2
+    }
+
+    let ops: OpFunctionSlot
+    private let phase = Atomic<UInt8>(Phase.starting.rawValue)
+    private let logLevel = Atomic<UInt8>(LogLevel.info.rawValue)
+
+    public init(ops: OpFunctionSlot) { self.ops = ops }
+
+    func setPhase(_ p: Phase) { phase.store(p.rawValue, ordering: .releasing) }
+    public func setLogLevel(_ level: LogLevel) { logLevel.store(level.rawValue, ordering: .relaxed) }
+
+    private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .closed }
+
+    /// Calls the op function unless the library is past `svc_terminate`.
+    private func op(_ code: Int16, _ buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int32 {
+        if currentPhase == .closed { return Int32(EAPIErrorCode.notReady.rawValue) }
+        return ops.call(code, buffer)
+    }
+
+    /// Calls `code` with the thread's scratch bytes as the buffer.
+    private func opWithScratch(_ code: Int16, _ fill: (inout [UInt8]) -> Void) -> Int32 {
+        let context = ThreadContext.current
+        context.scratch.removeAll(keepingCapacity: true)
+        fill(&context.scratch)
+        return context.scratch.withUnsafeMutableBytes { raw in
+            var buffer = EvaFFIBuffer(
+                len: raw.count, data: raw.baseAddress?.assumingMemoryBound(to: CChar.self), max: raw.count)
+            return op(code, &buffer)
+        }
+    }
+
+    private static func check(_ rc: Int32) throws(EAPIError) {
+        if rc < 0 { throw EAPIError(rawCode: Int16(truncatingIfNeeded: rc)) }
+    }
+
+    private static func checkName(_ s: String, _ what: String) throws(EAPIError) {
+        if s.utf8.contains(0) { throw .invalidParams("\(what) contains a NUL byte") }
+    }
+
+    public func publish(topic: String, payload: UnsafeRawBufferPointer) throws(EAPIError) {
+        try Self.checkName(topic, "topic")
+        try Self.check(opWithScratch(FFIOp.publish) { b in
+            b.append(contentsOf: topic.utf8)
+            b.append(0)
+            b.append(contentsOf: payload)
+        })
+    }
+
+    public func subscribe(_ topics: [String]) throws(EAPIError) {
+        try topicOp(FFIOp.subscribe, topics)
+    }
+
+    public func unsubscribe(_ topics: [String]) throws(EAPIError) {
+        try topicOp(FFIOp.unsubscribe, topics)
+    }
+
+    private func topicOp(_ code: Int16, _ topics: [String]) throws(EAPIError) {
+        guard !topics.isEmpty else { return }
+        for t in topics { try Self.checkName(t, "topic") }
+        try Self.check(opWithScratch(code) { b in
+            for t in topics {
+                b.append(contentsOf: t.utf8)
+                b.append(0)
+            }
+        })
+    }
+
+    public func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
+        try Self.checkName(target, "target")
+        try Self.checkName(method, "method")
+        let size = opWithScratch(FFIOp.rpcCall) { b in
+            b.append(contentsOf: target.utf8)
+            b.append(0)
+            b.append(contentsOf: method.utf8)
+            b.append(0)
+            if let params { b.append(contentsOf: params) }
+        }
+        try Self.check(size)
+        guard size > 0 else { return nil }
+        return try fetchRPCResult(size: Int(size))
+    }
+
+    /// GET_RPC_RESULT, right after the RPC_CALL on the same thread.
+    ///
+    /// The ABI text says the launcher writes into the caller's buffer; the
+    /// shipped launcher instead repoints `data`/`len`/`max` at its own copy.
+    /// Either way the result is `len` bytes at whatever `data` points to
+    /// afterwards, and only our own allocation is ours to free.
+    private func fetchRPCResult(size: Int) throws(EAPIError) -> [UInt8] {
+        var own = [UInt8](repeating: 0, count: size)
+        var repointed: [UInt8]?
+        var length = 0
+        let rc: Int32 = own.withUnsafeMutableBytes { raw in
+            let ownData = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var buffer = EvaFFIBuffer(len: 0, data: ownData, max: size)
+            let rc = op(FFIOp.getRPCResult, &buffer)
+            guard rc == 0 else { return rc }
+            if buffer.data == ownData {
+                length = min(buffer.len, size)
+            } else if let data = buffer.data, buffer.len > 0 {
+                repointed = Array(UnsafeRawBufferPointer(start: data, count: buffer.len))
+            } else {
+                repointed = []
+            }
+            return rc
+        }
+        try Self.check(rc)
+        if let repointed { return repointed }
+        own.removeSubrange(length...)
+        return own
+    }
+
+    public func isLogged(_ level: LogLevel) -> Bool {
+        let current = logLevel.load(ordering: .relaxed)
+        return level != .off && current != LogLevel.off.rawValue && level.rawValue >= current
+    }
+
+    public func write(log level: LogLevel, _ message: String) {
+        guard let code = FFIOp.log(level) else { return }
+        switch currentPhase {
+        case .starting:
+            // Bus logging is muted until the launcher connects the bus.
+            writeStandardError("[\(level)] \(message)\n")
+        case .connected:
+            _ = opWithScratch(code) { $0.append(contentsOf: message.utf8) }
+        case .closed:
+            return
+        }
+    }
+
+    public var isActive: Bool { op(FFIOp.isActive, nil) == 1 }
+
+    public func terminate() { _ = op(FFIOp.terminate, nil) }
+
+    /// Asks the launcher to log `message` as critical and end the process.
+    public func panic(_ message: String) {
+        _ = opWithScratch(FFIOp.poc) { $0.append(contentsOf: message.utf8) }
+    }
+}
+
+/// Writes straight to fd 2: used where the bus is not there to log to.
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}

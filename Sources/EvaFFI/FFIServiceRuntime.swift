@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CEvaFFI
+import EAPI
+import Synchronization
+
+/// Everything behind the ABI exports, for one service type. A library keeps
+/// one in a global and forwards each `@_cdecl` export to it.
+public final class FFIServiceRuntime<Service: FFIService>: Sendable {
+    public let ops = OpFunctionSlot()
+    public let host: FFIHost
+    /// Set once by `svc_init`; read on every call, so atomic rather than locked.
+    /// (The retained object's address bits; 0 = none.)
+    private let serviceSlot = Atomic<UInt>(0)
+
+    public init() { host = FFIHost(ops: ops) }
+
+    private var service: Service? {
+        let bits = serviceSlot.load(ordering: .acquiring)
+        guard bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
+        return Unmanaged<Service>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// `eva_svc_set_op_fn`
+    public func setOpFunction(abiVersion: UInt16, _ fn: FFIOpFunction?) -> Int16 {
+        guard abiVersion == EVA_FFI_ABI_VERSION else { return EAPIErrorCode.unsupported.rawValue }
+        ops.store(fn)
+        return Int16(EVA_OK)
+    }
+
+    /// `eva_svc_get_result`
+    public func getResult(_ buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int16 {
+        copyPendingResult(into: buffer)
+    }
+
+    /// `svc_init`: decodes the initial payload, creates the service, leaves the
+    /// encoded service info as this thread's result and returns its size.
+    public func initialize(_ buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int32 {
+        let context = ThreadContext.current
+        context.result.reset()
+        guard serviceSlot.load(ordering: .acquiring) == 0 else {
+            return report(EAPIError(.alreadyExists, "svc_init called twice"))
+        }
+        guard let buffer, let data = buffer.pointee.data else {
+            return report(.invalidParams("no initial payload"))
+        }
+        do throws(EAPIError) {
+            let initial = try InitialPayload(decoding: UnsafeRawBufferPointer(start: data, count: buffer.pointee.len))
+            host.setLogLevel(initial.core.logLevel)
+            let service = try Service(initial: initial, host: host)
+            let raw = Unmanaged.passRetained(service).toOpaque()
+            guard serviceSlot.compareExchange(expected: 0, desired: UInt(bitPattern: raw),
+                                              ordering: .acquiringAndReleasing).exchanged
+            else {
+                Unmanaged<Service>.fromOpaque(raw).release()
+                return report(EAPIError(.alreadyExists, "svc_init called twice"))
+            }
+            context.result.pack(service.info.value)
+            // From here on the launcher has the bus up.
+            host.setPhase(.connected)
+            return pendingResultSize()
+        } catch {
+            return report(error)
+        }
+    }
+
+    /// Errors of `svc_init` cannot be logged on the bus: stderr, then the code.
+    private func report(_ error: EAPIError) -> Int32 {
+        writeStandardError("svc_init: \(error)\n")
+        return Int32(error.rawCode)
+    }
+
+    /// `svc_prepare`
+    public func prepare() -> Int16 {
+        guard let service else { return EAPIErrorCode.notReady.rawValue }
+        do throws(EAPIError) {
+            try service.prepare()
+            return Int16(EVA_OK)
+        } catch {
+            host.log(.error, "prepare failed: \(error)")
+            return error.rawCode
+        }
+    }
+
+    /// `svc_launch`
+    public func launch() -> Int16 {
+        guard let service else { return EAPIErrorCode.notReady.rawValue }
+        do throws(EAPIError) {
+            try service.launch()
+            return Int16(EVA_OK)
+        } catch {
+            host.log(.error, "launch failed: \(error)")
+            return error.rawCode
+        }
+    }
+
+    /// `svc_terminate`: after it returns the host makes no op calls at all,
+    /// even from a thread the service failed to join.
+    public func terminate() -> Int16 {
+        service?.terminate()
+        host.setPhase(.closed)
+        return Int16(EVA_OK)
+    }
+
+    /// `svc_on_rpc_call`
+    public func handleCall(_ event: UnsafeMutablePointer<EvaFFIRpcEvent>?) -> Int32 {
+        let reply = ThreadContext.current.result
+        reply.reset()
+        guard let event else { return Int32(EAPIErrorCode.invalidRequest.rawValue) }
+        guard let service else { return Int32(EAPIErrorCode.notReady.rawValue) }
+        let e = event.pointee
+        let method = e.method_size > 0 && e.method != nil
+            ? UnsafeRawBufferPointer(start: e.method, count: e.method_size) : UnsafeRawBufferPointer(start: nil, count: 0)
+        let payload = e.payload_size > 0 && e.payload != nil
+            ? UnsafeRawBufferPointer(start: e.payload, count: e.payload_size) : nil
+        do throws(EAPIError) {
+            try service.handleCall(method: method, payload: payload, reply: reply)
+            return pendingResultSize()
+        } catch {
+            reply.reset()
+            return Int32(error.rawCode)
+        }
+    }
+
+    /// `svc_on_frame`
+    public func handleFrame(_ frame: UnsafeMutablePointer<EvaFFIFrame>?) {
+        guard let frame, let service else { return }
+        let f = frame.pointee
+        let topic = f.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }
+            ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        let payload = f.payload_size > 0 && f.payload != nil
+            ? UnsafeRawBufferPointer(start: f.payload, count: f.payload_size) : UnsafeRawBufferPointer(start: nil, count: 0)
+        service.handleFrame(topic: topic, payload: payload)
+    }
+}

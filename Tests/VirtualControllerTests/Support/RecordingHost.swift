@@ -1,0 +1,99 @@
+import EAPI
+import Synchronization
+import VirtualController
+
+/// A ServiceHost for tests: records what the controller publishes,
+/// subscribes and logs, and answers bus calls like a small node core
+/// (`eva.registry` key_get/key_set/key_delete, `eva.core` test). Faults can
+/// be switched on per op.
+final class RecordingHost: ServiceHost {
+    struct Frame: Sendable {
+        let topic: String
+        let payload: MsgPackValue?
+    }
+
+    struct State {
+        var frames: [Frame] = []
+        var subscriptions: [String] = []
+        var logs: [(LogLevel, String)] = []
+        var registry: [String: MsgPackValue] = [:]
+        var calls: [(target: String, method: String)] = []
+        var active = true
+        var terminateRequested = false
+        /// Publishes that answer BUSY before one goes through.
+        var busyPublishes = 0
+        /// An error every registry call answers with.
+        var registryError: EAPIError?
+    }
+
+    let state = Mutex(State())
+    let logLevel: LogLevel
+
+    init(logLevel: LogLevel = .trace, registry: [String: MsgPackValue] = [:]) {
+        self.logLevel = logLevel
+        state.withLock { $0.registry = registry }
+    }
+
+    func publish(topic: String, payload: UnsafeRawBufferPointer) throws(EAPIError) {
+        let value = payload.isEmpty ? nil : try MsgPackValue(decoding: payload)
+        let busy = state.withLock { s -> Bool in
+            if s.busyPublishes > 0 {
+                s.busyPublishes -= 1
+                return true
+            }
+            s.frames.append(Frame(topic: topic, payload: value))
+            return false
+        }
+        if busy { throw EAPIError(.busy) }
+    }
+
+    func subscribe(_ topics: [String]) throws(EAPIError) { state.withLock { $0.subscriptions += topics } }
+
+    func unsubscribe(_ topics: [String]) throws(EAPIError) {
+        state.withLock { s in s.subscriptions.removeAll { topics.contains($0) } }
+    }
+
+    func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
+        let p = try params.map { (b: [UInt8]) throws(EAPIError) in try MsgPackValue(decoding: b) }
+        let result: Result<MsgPackValue?, EAPIError> = state.withLock { s in
+            s.calls.append((target, method))
+            switch (target, method) {
+            case ("eva.core", "test"):
+                return .success(["active": .bool(s.active)])
+            case ("eva.registry", _):
+                if let e = s.registryError { return .failure(e) }
+                guard let key = p?["key"]?.stringValue else { return .failure(.invalidParams("key")) }
+                switch method {
+                case "key_get":
+                    guard let v = s.registry[key] else { return .failure(.notFound(key)) }
+                    return .success(v)
+                case "key_set":
+                    s.registry[key] = p?["value"] ?? .nil
+                    return .success(nil)
+                case "key_delete":
+                    s.registry[key] = nil
+                    return .success(nil)
+                default:
+                    return .failure(.methodNotFound(method))
+                }
+            default:
+                return .failure(EAPIError(.busClientNotRegistered, target))
+            }
+        }
+        return try result.get()?.encoded()
+    }
+
+    func isLogged(_ level: LogLevel) -> Bool { level >= logLevel && level != .off }
+    func write(log level: LogLevel, _ message: String) { state.withLock { $0.logs.append((level, message)) } }
+    var isActive: Bool { state.withLock { $0.active } }
+    func terminate() { state.withLock { $0.terminateRequested = true; $0.active = false } }
+
+    // Reading what happened.
+    var frames: [Frame] { state.withLock { $0.frames } }
+    func frames(topic: String) -> [Frame] { frames.filter { $0.topic == topic } }
+    func frames(prefix: String) -> [Frame] { frames.filter { $0.topic.hasPrefix(prefix) } }
+    var subscriptions: [String] { state.withLock { $0.subscriptions } }
+    var logs: [(LogLevel, String)] { state.withLock { $0.logs } }
+    var registry: [String: MsgPackValue] { state.withLock { $0.registry } }
+    func clearFrames() { state.withLock { $0.frames.removeAll() } }
+}

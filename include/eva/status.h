@@ -1,0 +1,18 @@
+/* Action status bytes and item statuses. */
+#ifndef EVA_STATUS_H
+#define EVA_STATUS_H
+
+#define EVA_ACTION_STATUS_CREATED 0x00
+#define EVA_ACTION_STATUS_ACCEPTED 0x01
+#define EVA_ACTION_STATUS_PENDING 0x02
+#define EVA_ACTION_STATUS_RUNNING 0x08
+#define EVA_ACTION_STATUS_COMPLETED 0x0F
+#define EVA_ACTION_STATUS_FAILED 0x80
+#define EVA_ACTION_STATUS_CANCELED 0x81
+#define EVA_ACTION_STATUS_TERMINATED 0x82
+
+/* int16; other values are custom */
+#define EVA_ITEM_STATUS_OK 1
+#define EVA_ITEM_STATUS_ERROR (-1)
+
+#endif

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line: "N passed, M failed".
+# Each suite contributes one PASS/FAIL per test it runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-$ROOT/build}
+SWIFT=${SWIFT:-swift}
+LIB=$BUILD/libeva-virtual-controller.so
+HARNESS=$BUILD/abi-harness
+LOGS=$BUILD/test-logs
+mkdir -p "$LOGS"
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
+
+# Counts a Swift Testing run's per-test results; a run that failed without a
+# failing test line (a crash, a build error) counts as one failure.
+count_swift_tests() { # suite-name log exit-code
+    local name=$1 log=$2 rc=$3 p f
+    p=$(grep -cE '^✔ Test .* passed after' "$log")
+    f=$(grep -cE '^✘ Test .* failed after' "$log")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "$name: $p passed, $f failed (log: $log)"
+    grep -E '^✘ Test .* (failed after|recorded an issue)' "$log" | head -20
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then fail "$name" "exit code $rc, see $log"; fi
+    if [ "$p" = 0 ] && [ "$f" = 0 ] && [ "$rc" = 0 ]; then fail "$name" "ran no test"; fi
+}
+
+# Counts PASS/FAIL lines printed by a suite script; a non-zero exit with no
+# FAIL line counts as one failure.
+count_lines() { # suite-name log exit-code
+    local name=$1 log=$2 rc=$3 p f
+    p=$(grep -cE '^PASS ' "$log")
+    f=$(grep -cE '^(FAIL|SKIP) ' "$log")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "$name: $p passed, $f failed (log: $log)"
+    grep -E '^(FAIL|SKIP) ' "$log" | head -20
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then fail "$name" "exit code $rc, see $log"; fi
+    if [ "$p" = 0 ] && [ "$f" = 0 ]; then fail "$name" "ran no test"; fi
+}
+
+echo "== swift test"
+$SWIFT test >"$LOGS/swift-test.log" 2>&1; rc=$?
+count_swift_tests swift-test "$LOGS/swift-test.log" $rc
+
+echo "== swift test, thread sanitizer (concurrent paths)"
+$SWIFT test --scratch-path "$ROOT/.build-tsan" --sanitize=thread --filter "${TSAN_FILTER:-[Cc]oncurren}" \
+    >"$LOGS/swift-tsan.log" 2>&1; rc=$?
+if grep -q 'WARNING: ThreadSanitizer' "$LOGS/swift-tsan.log"; then
+    fail swift-tsan "ThreadSanitizer reported a race, see $LOGS/swift-tsan.log"
+fi
+count_swift_tests swift-tsan "$LOGS/swift-tsan.log" $rc
+
+echo "== library linkage"
+bash tests/link-check.sh "$LIB" >"$LOGS/link.log" 2>&1; rc=$?
+cat "$LOGS/link.log"
+count_lines link "$LOGS/link.log" $rc
+
+echo "== harness self-tests (C reference service and its broken variants)"
+bash abi-harness/tests/run.sh "$BUILD" >"$LOGS/harness-self.log" 2>&1; rc=$?
+count_lines harness-self "$LOGS/harness-self.log" $rc
+
+echo "== abi-harness check on our library"
+"$HARNESS" check "$LIB" --config examples/virtual.yml >"$LOGS/check.log" 2>&1; rc=$?
+cat "$LOGS/check.log"
+count_lines check "$LOGS/check.log" $rc
+
+echo "== scenarios"
+BUILD=$BUILD bash tests/scenarios.sh >"$LOGS/scenarios.log" 2>&1; rc=$?
+count_lines scenarios "$LOGS/scenarios.log" $rc
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
