@@ -18,8 +18,10 @@ PACKAGES   := libmsgpack-dev libyaml-dev pkg-config valgrind
 # and a folder holding only libmsgpackc.a, searched first, makes that
 # resolve to the archive (GNU ld applies every -L to every -l).
 STATIC_LIBS := $(BUILD)/static-libs
+# lld, because gold leaves local Swift symbols in .dynsym where `nm -D`
+# shows them; with lld the dynamic symbol table holds the ABI functions only.
 SWIFT_RELEASE := -c release --product eva-virtual-controller \
-	-Xswiftc -static-stdlib \
+	-Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
 	-Xlinker -L$(STATIC_LIBS) \
 	-Xlinker --version-script=$(CURDIR)/Sources/EvaVirtualController/exports.map \
 	-Xlinker --gc-sections

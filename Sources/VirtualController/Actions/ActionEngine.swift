@@ -1,0 +1,60 @@
+import EAPI
+
+/// Unit actions and lmacro runs: queues, workers, events on `ACT/...`.
+///
+/// Threads (started by `start()`): a timer thread (deadline heap: action
+/// times, timeouts, macro sleeps), a few unit workers (start actions, apply
+/// completions, publish what the timer ended) and, when lmacros are
+/// configured, a few macro workers (run steps). All state sits behind one lock;
+/// each job is a small state machine whose move to a terminal state happens
+/// once under that lock, and only the thread that makes it appends the
+/// terminal event. Events of a job are published in order by whichever thread
+/// holds the job's publishing right.
+public final class ActionEngine: Sendable {
+    let core: EngineCore
+
+    /// Parses config keys `units`, `macros`, `macro_workers` (each nil when
+    /// absent). A malformed value → INVALID_PARAMS naming the key.
+    public init(units: MsgPackValue?, macros: MsgPackValue?, macroWorkers: MsgPackValue?,
+                defaultWorkers: Int, host: any ServiceHost, effects: any ActionEffects) throws(EAPIError) {
+        let config = try ActionConfig(units: units, macros: macros, macroWorkers: macroWorkers,
+                                      defaultWorkers: defaultWorkers)
+        core = EngineCore(config: config, host: host, effects: effects)
+    }
+
+    /// Unit OIDs named under `units` (the controller creates them as items).
+    public var configuredUnits: [OID] { core.configuredUnits }
+
+    /// `action` (payload nil when the call had none): validates, queues,
+    /// returns at once.
+    public func action(_ payload: MsgPackValue?) throws(EAPIError) {
+        let req = try JobRequest(payload, method: "action", requireParams: true)
+        guard req.oid.kind == .unit else { throw .invalidParams("action: \(req.oid) is not a unit") }
+        try core.submitAction(req)
+    }
+
+    /// `run`
+    public func run(_ payload: MsgPackValue?) throws(EAPIError) {
+        let req = try JobRequest(payload, method: "run", requireParams: false)
+        guard req.oid.kind == .lmacro else { throw .invalidParams("run: \(req.oid) is not an lmacro") }
+        guard let macro = core.macros[req.oid.description] else { throw .notFound("lmacro \(req.oid) not found") }
+        try core.submitRun(req, macro: macro)
+    }
+
+    /// `terminate` `{u}` or `{uuid}`
+    public func terminate(_ payload: MsgPackValue?) throws(EAPIError) {
+        try core.terminate(try parseTerminate(payload))
+    }
+
+    /// `kill` `{i}`
+    public func kill(_ payload: MsgPackValue?) throws(EAPIError) {
+        try core.kill(try parseKill(payload))
+    }
+
+    /// Starts the engine's threads (at `svc_launch`).
+    public func start() { core.start() }
+
+    /// Cancels waiting work, terminates running work (each gets its terminal
+    /// event), joins every thread; returns before `deadline` (MonotonicClock ns).
+    public func shutdown(deadline: UInt64) { core.shutdown(deadline: deadline) }
+}

@@ -1,0 +1,154 @@
+import EAPI
+
+/// A 16-byte action UUID, as two words for cheap hashing.
+struct ActionUUID: Hashable, Sendable, CustomStringConvertible {
+    let hi: UInt64
+    let lo: UInt64
+
+    init(hi: UInt64, lo: UInt64) {
+        self.hi = hi
+        self.lo = lo
+    }
+
+    /// Exactly 16 bytes.
+    init?(bytes: [UInt8]) {
+        guard bytes.count == 16 else { return nil }
+        var h: UInt64 = 0
+        var l: UInt64 = 0
+        for i in 0..<8 { h = h << 8 | UInt64(bytes[i]) }
+        for i in 8..<16 { l = l << 8 | UInt64(bytes[i]) }
+        hi = h
+        lo = l
+    }
+
+    /// The canonical text form `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+    init?(text: String) {
+        var nibbles: [UInt8] = []
+        nibbles.reserveCapacity(32)
+        for (n, c) in text.utf8.enumerated() {
+            if c == UInt8(ascii: "-") {
+                guard n == 8 || n == 13 || n == 18 || n == 23 else { return nil }
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibbles.append(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibbles.append(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibbles.append(c - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+        }
+        guard nibbles.count == 32, text.utf8.count == 36 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { bytes[i] = nibbles[2 * i] << 4 | nibbles[2 * i + 1] }
+        self.init(bytes: bytes)
+    }
+
+    /// A binary(16) or its canonical text form.
+    init?(_ value: MsgPackValue) {
+        switch value {
+        case .binary(let b): self.init(bytes: b)
+        case .string(let s): self.init(text: s)
+        default: return nil
+        }
+    }
+
+    static func random() -> ActionUUID {
+        var g = SystemRandomNumberGenerator()
+        // Version 4, variant 1.
+        let h = (g.next() as UInt64) & ~0xF000 | 0x4000
+        let l = (g.next() as UInt64) & ~(UInt64(0xC0) << 56) | (UInt64(0x80) << 56)
+        return ActionUUID(hi: h, lo: l)
+    }
+
+    var bytes: [UInt8] {
+        var b = [UInt8](repeating: 0, count: 16)
+        for i in 0..<8 {
+            b[i] = UInt8(truncatingIfNeeded: hi >> (56 - 8 * UInt64(i)))
+            b[8 + i] = UInt8(truncatingIfNeeded: lo >> (56 - 8 * UInt64(i)))
+        }
+        return b
+    }
+
+    var description: String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for (n, byte) in bytes.enumerated() {
+            if n == 4 || n == 6 || n == 8 || n == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The fields `action` and `run` share.
+struct JobRequest {
+    let uuid: ActionUUID
+    let oid: OID
+    /// Relative timeout in nanoseconds; nil when none was given (or 0).
+    let timeout: UInt64?
+    let priority: UInt8
+    let params: MsgPackMap?
+
+    static let defaultPriority: UInt8 = 100
+
+    /// Reads `{uuid, i, timeout?, priority?, params?, config?}`; `requireParams`
+    /// for `action`, whose `params` is mandatory.
+    init(_ payload: MsgPackValue?, method: String, requireParams: Bool) throws(EAPIError) {
+        guard let payload, case .map(let m) = payload else { throw .invalidParams("\(method): params must be a map") }
+        guard let rawUUID = m["uuid"] else { throw .invalidParams("\(method): uuid is required") }
+        guard let uuid = ActionUUID(rawUUID) else { throw .invalidParams("\(method): uuid must be 16 bytes") }
+        guard let rawI = m["i"] else { throw .invalidParams("\(method): i is required") }
+        guard let s = rawI.stringValue, let oid = OID(s) else { throw .invalidParams("\(method): i must be an OID") }
+        var timeout: UInt64?
+        if let t = m["timeout"], !t.isNil {
+            switch t {
+            case .int(let v) where v >= 0:
+                timeout = v == 0 ? nil : UInt64(v) > UInt64.max / 2_000 ? nil : UInt64(v) * 1_000
+            case .uint:
+                timeout = nil
+            default:
+                throw .invalidParams("\(method): timeout must be an unsigned integer (microseconds)")
+            }
+        }
+        var priority = Self.defaultPriority
+        if let p = m["priority"], !p.isNil {
+            guard let v = p.int64Value, let u8 = UInt8(exactly: v) else {
+                throw .invalidParams("\(method): priority must be an integer 0..255")
+            }
+            priority = u8
+        }
+        var params: MsgPackMap?
+        switch m["params"] {
+        case nil:
+            if requireParams { throw .invalidParams("\(method): params is required") }
+        case .nil?:
+            if requireParams { throw .invalidParams("\(method): params must be a map") }
+        case .map(let p)?:
+            params = p
+        case .some:
+            throw .invalidParams("\(method): params must be a map")
+        }
+        self.uuid = uuid
+        self.oid = oid
+        self.timeout = timeout
+        self.priority = priority
+        self.params = params
+    }
+}
+
+/// `terminate`: `{u}` or `{uuid}`.
+func parseTerminate(_ payload: MsgPackValue?) throws(EAPIError) -> ActionUUID {
+    guard let payload, case .map(let m) = payload else { throw .invalidParams("terminate: params must be a map") }
+    guard let raw = m["u"] ?? m["uuid"] else { throw .invalidParams("terminate: u is required") }
+    guard let uuid = ActionUUID(raw) else { throw .invalidParams("terminate: u must be a 16-byte uuid") }
+    return uuid
+}
+
+/// `kill`: `{i}`.
+func parseKill(_ payload: MsgPackValue?) throws(EAPIError) -> OID {
+    guard let payload, case .map(let m) = payload else { throw .invalidParams("kill: params must be a map") }
+    guard let raw = m["i"] else { throw .invalidParams("kill: i is required") }
+    guard let s = raw.stringValue, let oid = OID(s) else { throw .invalidParams("kill: i must be an OID") }
+    return oid
+}

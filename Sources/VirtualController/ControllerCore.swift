@@ -1,0 +1,274 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import EAPI
+import Synchronization
+
+/// The controller's state and everything that works on it: items,
+/// variables, events, the pull cycle, persistence, bound frames.
+///
+/// Locking: `items` and `vars` are separate mutexes and never nest, so no
+/// lock order can deadlock. Critical sections copy or write bytes only;
+/// MessagePack encoding of variable values and every host call happen
+/// outside them. The one exception is `events`: whoever changes item state
+/// holds it from the change until its event is published, so that events
+/// of one item leave in the order the changes were made (the last event
+/// always matches the state). Readers (`get`, `list`) never take it.
+final class ControllerCore: Sendable {
+    let host: any ServiceHost
+    let config: ControllerConfig
+    let registryKey: String
+    let items: Mutex<ItemStore>
+    let vars: Mutex<VarStore>
+    let events = Mutex(())
+    /// Item slots of `config.pull`, index for index.
+    let pullSlots: [Int]
+    /// Every configured item: `items`, pull targets, configured units.
+    var configuredOIDs: [OID] { configured.withLock { $0 } }
+    private let configured: Mutex<[OID]>
+    /// The variables' generation last written to (or read from) the registry.
+    let persistedGeneration = Atomic<UInt64>(0)
+
+    init(config: ControllerConfig, serviceID: String, host: any ServiceHost) {
+        self.host = host
+        self.config = config
+        registryKey = "eva/svc_data/\(serviceID)/vars"
+        var store = ItemStore()
+        let oids = config.configuredOIDs
+        for oid in oids { _ = store.insert(oid) }
+        pullSlots = config.pull.map { store.find($0.oid)! }
+        configured = Mutex(oids)
+        items = Mutex(store)
+        var seeded = VarStore()
+        seeded.replaceAll(config.seedVars)
+        vars = Mutex(seeded)
+    }
+
+    // MARK: Items
+
+    /// As the `set` method: nil keeps a field, `.some(.nil)` sets value nil;
+    /// an unknown OID is created (status 1 unless given) when `auto_create`
+    /// is on, else NOT_FOUND.
+    func setItem(_ oid: OID, status: Int16?, value: MsgPackValue?) throws(EAPIError) {
+        let encoded = value.map { $0.encoded() }
+        try changeItem(oid, create: config.autoCreate) { store, slot in
+            store.setState(slot, status: status, value: encoded)
+        }
+    }
+
+    /// Applies a change to one item and publishes its `RAW/<path>` event.
+    private func changeItem(_ oid: OID, create: Bool,
+                            _ change: (inout ItemStore, Int) -> Void) throws(EAPIError) {
+        try events.withLock { _ throws(EAPIError) in
+            let state = try items.withLock { store throws(EAPIError) -> (Int16, [UInt8]) in
+                let slot: Int
+                if let found = store.find(oid) {
+                    slot = found
+                } else if create {
+                    slot = store.insert(oid)
+                } else {
+                    throw .notFound("item \(oid)")
+                }
+                change(&store, slot)
+                return (store.items[slot].status, store.items[slot].value)
+            }
+            let writer = MsgPackWriter()
+            writer.packState(status: state.0, encodedValue: state.1)
+            _ = publish(topic: "RAW/\(oid.path)", writer.bytes)
+        }
+    }
+
+    /// Sets the state of an item, creating it when missing (a completed
+    /// unit action: the unit was checked when the action was accepted).
+    func forceItemState(_ oid: OID, status: Int16, value: MsgPackValue) {
+        let encoded = value.encoded()
+        try? changeItem(oid, create: true) { store, slot in
+            store.setState(slot, status: status, value: encoded)
+        }
+    }
+
+    /// Creates the units the action engine was configured with (at init).
+    func addConfiguredUnits(_ units: [OID]) {
+        let added = items.withLock { store in
+            units.filter { oid in
+                guard store.find(oid) == nil else { return false }
+                _ = store.insert(oid)
+                return true
+            }
+        }
+        configured.withLock { $0 += added }
+    }
+
+    func itemExists(_ oid: OID) -> Bool { items.withLock { $0.find(oid) != nil } }
+
+    /// Creates a unit with status 1, value nil (no event: its first action
+    /// publishes its state).
+    func createItem(_ oid: OID) { items.withLock { _ = $0.findOrInsert(oid) } }
+
+    /// Fail mode with react_to_fail: every configured item gets status -1.
+    func markConfiguredFailed() {
+        for oid in configuredOIDs {
+            try? changeItem(oid, create: true) { store, slot in
+                store.setState(slot, status: ItemStatus.error, value: nil)
+            }
+        }
+    }
+
+    // MARK: Publishing
+
+    /// Publishes, retrying a few times while the launcher's queue is full.
+    /// Returns false (after logging) when the event could not go out.
+    @discardableResult
+    func publish(topic: String, _ payload: UnsafeRawBufferPointer) -> Bool {
+        var attempts = 0
+        while true {
+            do {
+                try host.publish(topic: topic, payload: payload)
+                return true
+            } catch {
+                if error.code == .busy, attempts < 5 {
+                    attempts += 1
+                    usleep(UInt32(200 << attempts))
+                    continue
+                }
+                host.log(.error, "publish to \(topic) failed: \(error)")
+                return false
+            }
+        }
+    }
+
+    // MARK: Variables
+
+    func setVariable(_ tag: PLCTag, _ value: MsgPackValue) throws(EAPIError) {
+        try vars.withLock { store throws(EAPIError) in try store.set(tag, value) }
+    }
+
+    func setVariable(tag text: String, _ value: MsgPackValue) throws(EAPIError) {
+        try setVariable(try PLCTag(parsing: text), value)
+    }
+
+    /// A completed unit action: the unit's state, then its `action_map`
+    /// variable.
+    func completeUnitAction(_ oid: OID, status: Int16, value: MsgPackValue) {
+        forceItemState(oid, status: status, value: value)
+        if let tag = config.actionMap[oid] {
+            do { try setVariable(tag, value) } catch {
+                host.log(.error, "action_map \(oid) → \(tag): \(error)")
+            }
+        }
+    }
+
+    // MARK: Persistence
+
+    /// Reads the persisted variables (at prepare). NOT_FOUND: none yet, the
+    /// config seeds stay. Any other failure must not stop the start: the
+    /// seeds stay and an error is logged.
+    func loadVariables() {
+        let reply: MsgPackValue?
+        do {
+            reply = try host.call(target: "eva.registry", method: "key_get",
+                                  params: MsgPackValue.map(["key": .string(registryKey)]))
+        } catch {
+            if error.code == .notFound {
+                host.log(.info, "no persisted variables at \(registryKey), using the configured ones")
+            } else {
+                host.log(.error, "cannot read variables from \(registryKey): \(error); using the configured ones")
+            }
+            markPersisted()
+            return
+        }
+        guard case .map(let map)? = reply else {
+            host.log(.warn, "persisted variables at \(registryKey) are not a map; using the configured ones")
+            markPersisted()
+            return
+        }
+        var loaded: [String: MsgPackValue] = [:]
+        loaded.reserveCapacity(map.count)
+        for entry in map.entries {
+            guard case .string(let name) = entry.key, PLCTag.isName(name) else {
+                host.log(.warn, "persisted variables: skipped a bad name \(ControllerConfig.describe(entry.key))")
+                continue
+            }
+            loaded[name] = entry.value
+        }
+        vars.withLock { $0.replaceAll(loaded) }
+        host.log(.info, "loaded \(loaded.count) variable(s) from \(registryKey)")
+        markPersisted()
+    }
+
+    private func markPersisted() {
+        persistedGeneration.store(vars.withLock { $0.generation }, ordering: .sequentiallyConsistent)
+    }
+
+    /// Writes the variables to the registry when they changed since the
+    /// last write. Returns false when a write failed.
+    @discardableResult
+    func persistIfChanged() -> Bool {
+        let (snapshot, generation) = vars.withLock { ($0.values, $0.generation) }
+        guard generation != persistedGeneration.load(ordering: .sequentiallyConsistent) else { return true }
+        let names = snapshot.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let writer = MsgPackWriter()
+        writer.packMapHeader(2)
+        writer.packString("key")
+        writer.packString(registryKey)
+        writer.packString("value")
+        writer.packMapHeader(names.count)
+        for name in names {
+            writer.packString(name)
+            writer.pack(snapshot[name]!)
+        }
+        do {
+            _ = try host.call(target: "eva.registry", method: "key_set", params: writer.toArray())
+            persistedGeneration.store(generation, ordering: .sequentiallyConsistent)
+            host.log(.debug, "persisted \(names.count) variable(s)")
+            return true
+        } catch {
+            host.log(.error, "cannot persist variables to \(registryKey): \(error)")
+            return false
+        }
+    }
+
+    // MARK: Bound frames
+
+    static let stateTopicPrefixes: [[UInt8]] = [Array("ST/LOC/".utf8), Array("ST/REM/".utf8)]
+
+    /// The topics `bind` needs.
+    var bindTopics: [String] {
+        config.boundOIDs.flatMap { ["ST/LOC/\($0.path)", "ST/REM/\($0.path)"] }
+    }
+
+    /// A state frame of a bound item sets each variable bound to it.
+    func handleStateFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+        guard !config.bind.isEmpty, topic.count > 7 else { return }
+        let prefix = UnsafeRawBufferPointer(rebasing: topic[0..<7])
+        guard Self.stateTopicPrefixes.contains(where: { p in p.withUnsafeBytes { MsgPackScanner.equal($0, prefix) } })
+        else { return }
+        let path = String(decoding: UnsafeRawBufferPointer(rebasing: topic[7...]), as: UTF8.self)
+        guard let tags = config.bind[path] else { return }
+        let topicText = String(decoding: topic, as: UTF8.self)
+        let state: MsgPackValue
+        do { state = try Params.decode(payload) } catch {
+            host.log(.warn, "\(topicText): payload is not MessagePack, ignored")
+            return
+        }
+        guard case .map(let map) = state, let status = map["status"]?.int64Value,
+              status >= Int64(Int16.min), status <= Int64(Int16.max)
+        else {
+            host.log(.warn, "\(topicText): payload is not a state map, ignored")
+            return
+        }
+        guard let value = map["value"] else {
+            host.log(.debug, "\(topicText): state without a value, variables unchanged")
+            return
+        }
+        var failures: [(PLCTag, EAPIError)] = []
+        vars.withLock { store in
+            for tag in tags {
+                do throws(EAPIError) { try store.set(tag, value) } catch { failures.append((tag, error)) }
+            }
+        }
+        for (tag, error) in failures { host.log(.warn, "bind \(tag) ← \(topicText): \(error)") }
+    }
+}

@@ -1,0 +1,56 @@
+import EAPI
+import Testing
+@testable import VirtualController
+
+@Suite struct TagTests {
+    @Test(arguments: [
+        ("x", "x", PLCTag.Selector.whole),
+        ("temp.sensor_1", "temp.sensor_1", .whole),
+        ("a[0]", "a", .index(0)),
+        ("a[17]", "a", .index(17)),
+        ("a[007]", "a", .index(7)),
+        ("a[1-4]", "a", .range(lower: 1, upper: 4)),
+        ("a[3-3]", "a", .range(lower: 3, upper: 3)),
+        ("a[2-]", "a", .range(lower: 2, upper: nil)),
+        ("a[-5]", "a", .range(lower: 0, upper: 5)),
+        ("a[1000000]", "a", .index(1_000_000)),
+        ("db 1[2]", "db 1", .index(2)),
+    ])
+    func parsesValidTags(text: String, name: String, selector: PLCTag.Selector) throws {
+        let tag = try #require(PLCTag.parse(text))
+        #expect(tag.name == name)
+        #expect(tag.selector == selector)
+        #expect(tag.description == text)
+    }
+
+    static let malformed = [
+        "", "[1]", "a[", "a]", "a[]", "a[-]", "a[x]", "a[1-x]", "a[3-1]", "a[-1-2]", "a[1]b", "a[[1]]",
+        "a[1]]", "a]b", "a[1000001]", "a[99999999999999999999999]", "a[+1]", "a[ 1]", "a[1 ]", "a[1.5]",
+        "a[--1]", "a[1--]", "a[0x1]",
+    ]
+
+    @Test(arguments: malformed)
+    func rejectsMalformedTags(text: String) {
+        #expect(PLCTag.parse(text) == nil)
+    }
+
+    @Test(arguments: malformed)
+    func malformedTagsAreInvalidParamsForEveryVariableMethod(text: String) throws {
+        let h = try ControllerHarness(config: ["vars": ["a": [1, 2, 3]]])
+        #expect(h.code("var.get", ["i": .string(text)]) == .invalidParams)
+        #expect(h.code("var.set", ["i": .string(text), "value": 1]) == .invalidParams)
+        #expect(h.code("var.destroy", ["i": .string(text)]) == .invalidParams)
+        // In a bulk set a bad tag fails alone.
+        let reply = try h.call("var.set_bulk", ["i": [.string(text), "ok"], "values": [1, 2]])
+        #expect(reply == ["failed": [.string(text)]])
+        #expect(try h.varGet("ok") == 2)
+        #expect(try h.varGet("a") == [1, 2, 3])
+    }
+
+    @Test func isNameAcceptsOnlyPlainNames() {
+        #expect(PLCTag.isName("abc"))
+        #expect(!PLCTag.isName("abc[1]"))
+        #expect(!PLCTag.isName("abc[1-]"))
+        #expect(!PLCTag.isName(""))
+    }
+}

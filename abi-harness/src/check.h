@@ -1,0 +1,13 @@
+/* `abi-harness check`: ABI conformance checks, each in a forked child (a
+ * fresh dlopen) with a time limit, so a crash or a hang in the library fails
+ * that check and not the harness. Check ids are fixed:
+ *   symbols abi-version init-info result-bounds thread-local-results
+ *   not-ready result-modes method-bytes garbage-payloads frames terminate */
+#ifndef HARNESS_CHECK_H
+#define HARNESS_CHECK_H
+
+#include "options.h"
+
+int harness_check_main(struct harness_options *o);
+
+#endif

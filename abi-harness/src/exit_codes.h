@@ -1,0 +1,13 @@
+/* Process exit codes of abi-harness (stable: scripts rely on them). */
+#ifndef HARNESS_EXIT_CODES_H
+#define HARNESS_EXIT_CODES_H
+
+#define HARNESS_EXIT_OK 0
+#define HARNESS_EXIT_FAILED 1   /* an expect/step failed, --check-actions violations, a check FAILed */
+#define HARNESS_EXIT_USAGE 2    /* bad command line or unreadable input files */
+#define HARNESS_EXIT_LAUNCH 3   /* the library could not be launched (load, symbols, init, prepare, launch, startup timeout) */
+#define HARNESS_EXIT_SHUTDOWN 4 /* svc_terminate failed or the shutdown overran timeout.shutdown */
+#define HARNESS_EXIT_POC 5      /* the library raised POC */
+#define HARNESS_EXIT_SIGNAL_BASE 128 /* second SIGINT/SIGTERM during shutdown: 128 + signal */
+
+#endif

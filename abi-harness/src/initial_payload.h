@@ -1,0 +1,54 @@
+/* The initial payload handed to svc_init, built as the node's launcher does:
+ * every field filled (version 4, system_name, id, command, prepare_command,
+ * data_path, timeout{startup,shutdown,default} as floats, core{...},
+ * bus{...}, config (a map when none), workers, user, react_to_fail,
+ * fail_mode, fips, call_tracing), from the service template and options. */
+#ifndef HARNESS_INITIAL_PAYLOAD_H
+#define HARNESS_INITIAL_PAYLOAD_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strbuf.h"
+#include "svc_template.h"
+
+#define HARNESS_DEFAULT_SVC_ID "eva.controller.test"
+#define HARNESS_DEFAULT_TIMEOUT 5.0
+#define HARNESS_DEFAULT_QUEUE_SIZE 8192
+#define HARNESS_CORE_VERSION "4.0.2"
+#define HARNESS_CORE_BUILD 2024120601ULL
+#define HARNESS_EAPI_VERSION 1
+
+struct harness_initial_options {
+    const char *lib_path;
+    const char *svc_id;
+    const char *system_name; /* NULL: the host name */
+    const char *data_path;   /* NULL: a per-user directory under $TMPDIR */
+    const char *eva_dir;     /* core.path */
+    int log_level;           /* core.log_level */
+    int core_active;
+    int fail_mode;
+    int fips;
+    int call_tracing;
+    size_t queue_size;       /* 0: from the template's bus.queue_size or 8192 */
+    const msgpack_object *extra; /* a map merged over the top level, or NULL */
+};
+
+/* what was sent, and the values the launcher itself goes by */
+struct harness_initial {
+    char *data;
+    size_t len;
+    double timeout_startup, timeout_shutdown, timeout_default;
+    unsigned workers;
+    size_t queue_size;
+    char *svc_id;
+    char *system_name;
+    char *data_path;
+};
+
+int harness_initial_payload_build(const struct harness_svc_template *tmpl, const struct harness_initial_options *opts,
+                                  struct harness_initial *out, struct harness_strbuf *err);
+void harness_initial_payload_destroy(struct harness_initial *initial);
+
+#endif

@@ -1,0 +1,90 @@
+/* abi-harness: plays the EVA ICS v4 FFI launcher for any service library
+ * that implements the FFI service ABI v1. */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "exit_codes.h"
+#include "options.h"
+#include "run.h"
+#include "signals.h"
+
+#define HARNESS_VERSION "0.1.0"
+
+static void harness_main_usage(FILE *f)
+{
+    fputs("usage: abi-harness <command> [args]\n\n"
+          "Loads an EVA ICS v4 FFI service library (ABI v1) and drives it exactly as the node's\n"
+          "FFI launcher does, with a mock node core (eva.core, eva.registry) on the other side.\n\n"
+          "commands:\n"
+          "  run LIB [options]     launch the service, run calls/frames/script steps, print replies and\n"
+          "                        published frames as JSON lines, stop it in order\n"
+          "  check LIB [options]   ABI conformance checks, each in a child process of its own\n"
+          "  bench LIB [options]   benchmarks (not yet available)\n"
+          "  help [command]        help of a command\n\n"
+          "Run `abi-harness <command> --help` for the options of a command.\n"
+          "abi-harness --version prints the version.\n",
+          f);
+}
+
+static int harness_main_command(const char *name, enum harness_subcommand *cmd)
+{
+    if (!strcmp(name, "run")) *cmd = HARNESS_CMD_RUN;
+    else if (!strcmp(name, "check")) *cmd = HARNESS_CMD_CHECK;
+    else if (!strcmp(name, "bench")) *cmd = HARNESS_CMD_BENCH;
+    else return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* before any thread exists, so every thread (the library's too)
+     * inherits the blocked signals and only the signal thread takes them */
+    harness_signals_block();
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        harness_main_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? HARNESS_EXIT_USAGE : HARNESS_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("abi-harness %s (EVA ICS FFI service ABI v1)\n", HARNESS_VERSION);
+        return HARNESS_EXIT_OK;
+    }
+    enum harness_subcommand cmd;
+    if (!strcmp(argv[1], "help")) {
+        if (argc < 3) {
+            harness_main_usage(stdout);
+            return HARNESS_EXIT_OK;
+        }
+        if (harness_main_command(argv[2], &cmd) < 0) {
+            fprintf(stderr, "abi-harness: unknown command %s\n", argv[2]);
+            return HARNESS_EXIT_USAGE;
+        }
+        harness_options_usage(cmd, 0);
+        return HARNESS_EXIT_OK;
+    }
+    if (harness_main_command(argv[1], &cmd) < 0) {
+        fprintf(stderr, "abi-harness: unknown command %s\n\n", argv[1]);
+        harness_main_usage(stderr);
+        return HARNESS_EXIT_USAGE;
+    }
+    struct harness_options o;
+    int prc = harness_options_parse(&o, cmd, argc - 2, argv + 2);
+    if (prc != 0) {
+        harness_options_free(&o);
+        return prc > 0 ? HARNESS_EXIT_OK : HARNESS_EXIT_USAGE;
+    }
+    int rc;
+    if (cmd == HARNESS_CMD_RUN) {
+        rc = harness_run_main(&o);
+    } else if (cmd == HARNESS_CMD_CHECK) {
+        rc = harness_check_main(&o);
+    } else {
+        fputs("abi-harness bench: not yet available (planned for a later version; use a `stress:` step of\n"
+              "`abi-harness run --script` meanwhile)\n",
+              stderr);
+        harness_options_usage(HARNESS_CMD_BENCH, 1);
+        rc = HARNESS_EXIT_USAGE;
+    }
+    harness_options_free(&o);
+    return rc;
+}

@@ -1,0 +1,308 @@
+#include "options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "initial_payload.h"
+#include "output.h"
+#include "rng.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+enum harness_opt_id {
+    OPT_CONFIG, OPT_ID, OPT_FAIL_MODE, OPT_LOG_LEVEL, OPT_POOL, OPT_QUEUE_SIZE, OPT_RESULT_MODE, OPT_REGISTRY,
+    OPT_CORE_INACTIVE, OPT_FAULT, OPT_SEED, OPT_CALL, OPT_FRAME, OPT_SCRIPT, OPT_KEEP_RUNNING, OPT_DRAIN,
+    OPT_CHECK_ACTIONS, OPT_NO_FRAMES, OPT_SENDER, OPT_DELIVER_UNSUBSCRIBED, OPT_SYSTEM_NAME, OPT_DATA_PATH,
+    OPT_EVA_DIR, OPT_FIPS, OPT_CALL_TRACING, OPT_INITIAL_EXTRA, OPT_ONLY, OPT_TIME_LIMIT, OPT_ITERATIONS,
+    OPT_VERBOSE, OPT_LIST, OPT_HELP,
+};
+
+#define R HARNESS_CMD_RUN
+#define C HARNESS_CMD_CHECK
+#define B HARNESS_CMD_BENCH
+
+static const struct harness_opt {
+    enum harness_opt_id id;
+    const char *name;
+    const char *arg; /* NULL: a flag */
+    unsigned cmds;
+    const char *help;
+} harness_opts[] = {
+    {OPT_CONFIG, "config", "FILE", R | C | B, "service template YAML (as for `eva svc create`): config, workers, user, timeout, react_to_fail, bus"},
+    {OPT_ID, "id", "SVC_ID", R | C | B, "service id in the initial payload (default " HARNESS_DEFAULT_SVC_ID ")"},
+    {OPT_FAIL_MODE, "fail-mode", NULL, R | C | B, "set fail_mode in the initial payload (the previous instance failed)"},
+    {OPT_LOG_LEVEL, "log-level", "LEVEL", R | C | B, "trace|debug|info|warn|error|off: core.log_level and the stderr filter (default info)"},
+    {OPT_POOL, "pool", "N", R | C | B, "worker pool threads for calls and frames (default 4)"},
+    {OPT_QUEUE_SIZE, "queue-size", "N", R | C | B, "outgoing queue bound; full -> BUSY (default bus.queue_size or 8192)"},
+    {OPT_RESULT_MODE, "result-mode", "MODE", R | B, "GET_RPC_RESULT: swap (repoint, as the node does; default) or copy (into the caller's buffer)"},
+    {OPT_REGISTRY, "registry", "FILE", R | C | B, "keep eva.registry in FILE (MessagePack map) across runs; check only reads it"},
+    {OPT_CORE_INACTIVE, "core-inactive", NULL, R | C | B, "eva.core test answers active: false (and core.active is false)"},
+    {OPT_FAULT, "fault", "SPEC", R | B, "inject faults: publish=busy:P, subscribe=busy:P, rpc=error:P[:CODE], rpc=timeout:P, registry=down (repeatable)"},
+    {OPT_SEED, "seed", "N", R | C | B, "seed for fault injection and the check's random data (default: random, printed)"},
+    {OPT_CALL, "call", "METHOD [PARAMS]", R, "call METHOD after ready; PARAMS is JSON/YAML flow text, none = no payload (repeatable)"},
+    {OPT_FRAME, "frame", "TOPIC PAYLOAD", R, "deliver a bus frame to the library after ready (repeatable, in order with --call)"},
+    {OPT_SCRIPT, "script", "FILE", R, "run the YAML script FILE after the --call/--frame steps"},
+    {OPT_KEEP_RUNNING, "keep-running", NULL, R, "after the steps, stay up until SIGINT/SIGTERM/TERMINATE"},
+    {OPT_DRAIN, "drain", "SECONDS", R, "after the last step, wait this long for late frames before stopping (default 0.2)"},
+    {OPT_CHECK_ACTIONS, "check-actions", NULL, R, "fail the run when an accepted action/run did not get exactly one terminal event"},
+    {OPT_NO_FRAMES, "no-frames", NULL, R, "do not print frame lines on stdout (replies are still printed)"},
+    {OPT_SENDER, "sender", "NAME", R | C | B, "primary_sender of calls and frames (default eva.core)"},
+    {OPT_DELIVER_UNSUBSCRIBED, "deliver-unsubscribed", NULL, R, "deliver --frame/frame steps even when the library did not subscribe to the topic"},
+    {OPT_SYSTEM_NAME, "system-name", "NAME", R | C | B, "system_name in the initial payload (default: host name)"},
+    {OPT_DATA_PATH, "data-path", "DIR", R | C | B, "data_path (default $TMPDIR/abi-harness-UID/svc_data/ID; empty for user nobody)"},
+    {OPT_EVA_DIR, "eva-dir", "DIR", R | C | B, "core.path in the initial payload (default /opt/eva4)"},
+    {OPT_FIPS, "fips", NULL, R | C | B, "set fips in the initial payload"},
+    {OPT_CALL_TRACING, "call-tracing", NULL, R | C | B, "set call_tracing in the initial payload"},
+    {OPT_INITIAL_EXTRA, "initial-extra", "YAML", R | C | B, "a map merged over the initial payload's top level (e.g. '{realtime: {}}')"},
+    {OPT_ONLY, "only", "IDS", C, "run only these checks (comma-separated ids)"},
+    {OPT_TIME_LIMIT, "time-limit", "SECONDS", C, "time limit of each check's child process (default 60)"},
+    {OPT_ITERATIONS, "iterations", "N", C, "thread-local-results: calls per thread (default 20000)"},
+    {OPT_VERBOSE, "verbose", NULL, C, "show the library's stdout/stderr of every check, not only of failed ones"},
+    {OPT_LIST, "list", NULL, C, "list the check ids and exit"},
+    {OPT_HELP, "help", NULL, R | C | B, "this help"},
+};
+
+#undef R
+#undef C
+#undef B
+
+#define HARNESS_OPT_COUNT (sizeof harness_opts / sizeof harness_opts[0])
+
+static const char *harness_cmd_name(enum harness_subcommand cmd)
+{
+    return cmd == HARNESS_CMD_RUN ? "run" : cmd == HARNESS_CMD_CHECK ? "check" : "bench";
+}
+
+void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
+{
+    FILE *f = to_stderr ? stderr : stdout;
+    if (cmd == HARNESS_CMD_RUN) {
+        fputs("usage: abi-harness run LIB [--config svc.yml] [--call METHOD [PARAMS]]... [--frame TOPIC PAYLOAD]...\n"
+              "                           [--script FILE] [options]\n\n"
+              "Launch LIB as the EVA ICS v4 FFI launcher does, run the calls, frames and script steps in order\n"
+              "once the service is ready, print one JSON line per reply and per published frame on stdout:\n"
+              "  {\"reply\":\"get\",\"code\":0,\"payload\":{...}}\n"
+              "  {\"frame\":\"RAW/sensor/tests/temp\",\"payload\":{\"status\":1,\"value\":25}}\n"
+              "then stop the service in order. With no steps it stays up until SIGINT/SIGTERM or TERMINATE.\n"
+              "Logs go to stderr as \"[level] text\"; the end of the run prints an \"actions: ...\" line.\n"
+              "LIB may be left out when --config has \"command: svc/eva-ffi /path/lib.so\".\n\n",
+              f);
+    } else if (cmd == HARNESS_CMD_CHECK) {
+        fputs("usage: abi-harness check LIB [--config svc.yml] [options]\n\n"
+              "ABI conformance of any FFI service library. Each check runs in a child process of its own\n"
+              "(a crash or hang fails that check only) and prints PASS/FAIL/SKIP <id>: detail, then\n"
+              "\"check: N passed, N failed, N skipped\". Exit 0 only when nothing failed.\n"
+              "Checks: symbols abi-version init-info result-bounds thread-local-results not-ready\n"
+              "        result-modes method-bytes garbage-payloads frames terminate\n\n",
+              f);
+    } else {
+        fputs("usage: abi-harness bench LIB [--config svc.yml] [options]\n\n"
+              "Not yet available: benchmarks are planned for a later version (use a `stress:` step of\n"
+              "`abi-harness run --script` meanwhile).\n\n",
+              f);
+    }
+    fputs("options:\n", f);
+    for (size_t i = 0; i < HARNESS_OPT_COUNT; i++) {
+        const struct harness_opt *op = &harness_opts[i];
+        if (!(op->cmds & cmd)) continue;
+        char head[64];
+        snprintf(head, sizeof head, "--%s%s%s", op->name, op->arg ? " " : "", op->arg ? op->arg : "");
+        fprintf(f, "  %-26s %s\n", head, op->help);
+    }
+    if (cmd == HARNESS_CMD_RUN) {
+        fputs("\nexit codes: 0 ok, 1 a step/expect failed or --check-actions found violations, 2 usage,\n"
+              "            3 launch failed, 4 shutdown failed or overran timeout.shutdown, 5 POC\n",
+              f);
+    } else if (cmd == HARNESS_CMD_CHECK) {
+        fputs("\nexit codes: 0 nothing failed, 1 a check failed, 2 usage\n", f);
+    }
+}
+
+static int harness_options_error(const char *fmt, const char *a, const char *b)
+{
+    fputs("abi-harness: ", stderr);
+    fprintf(stderr, fmt, a, b);
+    fputs(" (see --help)\n", stderr);
+    return -1;
+}
+
+static int harness_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v < min || v > max) return -1;
+    *out = (unsigned long)v;
+    return 0;
+}
+
+static int harness_parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0) || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int harness_options_apply(struct harness_options *o, const struct harness_opt *op, const char *val,
+                                 int argc, char **argv, int *i)
+{
+    unsigned long n;
+    struct harness_strbuf err = HARNESS_STRBUF_INIT;
+    switch (op->id) {
+    case OPT_CONFIG: o->config_path = val; break;
+    case OPT_ID:
+        if (!*val) return harness_options_error("--id needs a service id%s%s", "", "");
+        o->svc_id = val;
+        break;
+    case OPT_FAIL_MODE: o->fail_mode = 1; break;
+    case OPT_LOG_LEVEL:
+        o->log_level = harness_output_level_parse(val);
+        if (o->log_level < 0) return harness_options_error("--log-level %s: use trace, debug, info, warn, error or off%s", val, "");
+        break;
+    case OPT_POOL:
+        if (harness_parse_ulong(val, 1, 1024, &n) < 0) return harness_options_error("--pool %s: use 1..1024%s", val, "");
+        o->pool_size = (unsigned)n;
+        break;
+    case OPT_QUEUE_SIZE:
+        if (harness_parse_ulong(val, 1, 100000000, &n) < 0)
+            return harness_options_error("--queue-size %s: use 1..100000000%s", val, "");
+        o->queue_size = n;
+        break;
+    case OPT_RESULT_MODE:
+        if (!strcmp(val, "swap")) o->result_mode = HARNESS_RESULT_SWAP;
+        else if (!strcmp(val, "copy")) o->result_mode = HARNESS_RESULT_COPY;
+        else return harness_options_error("--result-mode %s: use swap or copy%s", val, "");
+        break;
+    case OPT_REGISTRY: o->registry_path = val; break;
+    case OPT_CORE_INACTIVE: o->core_inactive = 1; break;
+    case OPT_FAULT:
+        if (harness_fault_parse(&o->faults, val, &err) < 0) {
+            harness_options_error("%s%s", err.data, "");
+            harness_strbuf_destroy(&err);
+            return -1;
+        }
+        break;
+    case OPT_SEED: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(val, &end, 0);
+        if (errno || end == val || *end) return harness_options_error("--seed %s: not a number%s", val, "");
+        o->seed = v;
+        o->seed_given = 1;
+        break;
+    }
+    case OPT_CALL:
+    case OPT_FRAME: {
+        struct harness_cli_step st = {op->id == OPT_FRAME, val, NULL};
+        if (op->id == OPT_FRAME) {
+            if (*i + 1 >= argc) return harness_options_error("--frame %s needs a PAYLOAD%s", val, "");
+            st.text = argv[++*i];
+        } else if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0 &&
+                   (o->lib_path || access(argv[*i + 1], F_OK) != 0)) {
+            /* PARAMS is optional (without it the call has no payload); while
+             * LIB is not known yet, an existing file after METHOD is LIB */
+            st.text = argv[++*i];
+        }
+        o->steps = harness_xrealloc(o->steps, (o->step_count + 1) * sizeof *o->steps);
+        o->steps[o->step_count++] = st;
+        break;
+    }
+    case OPT_SCRIPT: o->script_path = val; break;
+    case OPT_KEEP_RUNNING: o->keep_running = 1; break;
+    case OPT_DRAIN:
+        if (harness_parse_seconds(val, &o->drain) < 0) return harness_options_error("--drain %s: not a number of seconds%s", val, "");
+        break;
+    case OPT_CHECK_ACTIONS: o->check_actions = 1; break;
+    case OPT_NO_FRAMES: o->no_frames = 1; break;
+    case OPT_SENDER: o->sender = val; break;
+    case OPT_DELIVER_UNSUBSCRIBED: o->deliver_unsubscribed = 1; break;
+    case OPT_SYSTEM_NAME: o->system_name = val; break;
+    case OPT_DATA_PATH: o->data_path = val; break;
+    case OPT_EVA_DIR: o->eva_dir = val; break;
+    case OPT_FIPS: o->fips = 1; break;
+    case OPT_CALL_TRACING: o->call_tracing = 1; break;
+    case OPT_INITIAL_EXTRA: o->initial_extra = val; break;
+    case OPT_ONLY: o->only = val; break;
+    case OPT_TIME_LIMIT:
+        if (harness_parse_seconds(val, &o->time_limit) < 0 || o->time_limit <= 0)
+            return harness_options_error("--time-limit %s: a positive number of seconds%s", val, "");
+        break;
+    case OPT_ITERATIONS:
+        if (harness_parse_ulong(val, 1, 100000000, &n) < 0)
+            return harness_options_error("--iterations %s: use 1..100000000%s", val, "");
+        o->iterations = n;
+        break;
+    case OPT_VERBOSE: o->verbose = 1; break;
+    case OPT_LIST: o->list_checks = 1; break;
+    case OPT_HELP: break;
+    }
+    return 0;
+}
+
+int harness_options_parse(struct harness_options *o, enum harness_subcommand cmd, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->log_level = HARNESS_LOG_INFO;
+    o->pool_size = 4;
+    o->result_mode = HARNESS_RESULT_SWAP;
+    o->drain = 0.2;
+    o->sender = "eva.core";
+    o->time_limit = 60;
+    o->iterations = 20000;
+    harness_fault_init(&o->faults, 0);
+    int only_positional = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_positional || a[0] != '-' || !strcmp(a, "-")) {
+            if (o->lib_path) return harness_options_error("unexpected argument %s%s", a, "");
+            o->lib_path = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_positional = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h")) a = "--help";
+        if (!strcmp(a, "-v")) a = "--verbose";
+        if (!strcmp(a, "-c")) a = "--config";
+        if (strncmp(a, "--", 2) != 0) return harness_options_error("unknown option %s%s", a, "");
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct harness_opt *op = NULL;
+        for (size_t k = 0; k < HARNESS_OPT_COUNT && !op; k++) {
+            if (strlen(harness_opts[k].name) == nlen && !strncmp(harness_opts[k].name, name, nlen)) op = &harness_opts[k];
+        }
+        if (!op) return harness_options_error("unknown option %s%s", a, "");
+        if (!(op->cmds & cmd)) return harness_options_error("%s is not an option of %s", a, harness_cmd_name(cmd));
+        if (op->id == OPT_HELP) {
+            harness_options_usage(cmd, 0);
+            return 1;
+        }
+        const char *val = NULL;
+        if (op->arg) {
+            if (eq) val = eq + 1;
+            else if (i + 1 < argc) val = argv[++i];
+            else return harness_options_error("%s needs %s", a, op->arg);
+        } else if (eq) {
+            return harness_options_error("%s takes no value%s", a, "");
+        }
+        if (harness_options_apply(o, op, val, argc, argv, &i) < 0) return -1;
+    }
+    if (!o->seed_given) o->seed = harness_rng_os_seed();
+    o->faults.seed = o->seed;
+    return 0;
+}
+
+void harness_options_free(struct harness_options *o)
+{
+    free(o->steps);
+    o->steps = NULL;
+}

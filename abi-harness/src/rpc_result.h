@@ -1,0 +1,38 @@
+/* GET_RPC_RESULT: the result of a thread's last RPC_CALL, kept per thread.
+ *   swap mode (the shipped launcher): the caller's struct is repointed at the
+ *     harness's own copy (data/len/max overwritten), valid until that
+ *     thread's next RPC_CALL, when it is poisoned and freed so a library that
+ *     keeps stale pointers reads garbage (and sanitizers see a use-after-free).
+ *   copy mode (the ABI text): the bytes are copied into the caller's buffer;
+ *     a buffer smaller than the result is an error and nothing is written. */
+#ifndef HARNESS_RPC_RESULT_H
+#define HARNESS_RPC_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eva_ffi.h"
+
+enum harness_result_mode {
+    HARNESS_RESULT_SWAP = 0,
+    HARNESS_RESULT_COPY = 1,
+};
+
+/* why a fetch failed, for the misuse warning */
+enum harness_rpc_result_problem {
+    HARNESS_RPC_RESULT_OK = 0,
+    HARNESS_RPC_RESULT_NO_CALL,     /* no RPC_CALL on this thread */
+    HARNESS_RPC_RESULT_NO_RESULT,   /* the last call had no payload */
+    HARNESS_RPC_RESULT_SMALL,       /* copy mode: max < len or data NULL */
+};
+
+/* at the start of every RPC_CALL on this thread: drop the previous result */
+void harness_rpc_result_begin(void);
+/* the call's result; takes ownership of data (malloc'd) */
+void harness_rpc_result_set(char *data, size_t len);
+int32_t harness_rpc_result_fetch(struct EvaFFIBuffer *buf, enum harness_result_mode mode,
+                                 enum harness_rpc_result_problem *problem, size_t *result_len);
+/* free this thread's slot now (threads that exit free theirs themselves) */
+void harness_rpc_result_release_thread(void);
+
+#endif
