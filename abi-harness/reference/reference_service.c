@@ -16,6 +16,15 @@
  *     MessagePack zone across calls (freed when the thread exits);
  *   - item values are kept as their packed MessagePack bytes.
  *
+ * Item states also survive restarts through the node registry (eva.registry
+ * key eva/svc_data/<svc id>/items: read at prepare, written at terminate), so
+ * results of outgoing RPC calls are read in both GET_RPC_RESULT modes.
+ *
+ * Limits, as of msgpack-c: a container header claiming a huge element count
+ * makes msgpack_unpack reserve that much (virtual) memory before it finds the
+ * payload too short; it then fails with NOMEM/CONTINUE and we answer
+ * INVALID_PARAMS. Nesting deeper than msgpack-c's stack (32) is refused too.
+ *
  * Building with one of the BREAK_* macros produces a deliberately broken
  * variant that must fail exactly one abi-harness check (see the Makefile).
  */
@@ -26,7 +35,6 @@
 
 #include <msgpack.h>
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -331,7 +339,8 @@ static const char *obj_type_name(msgpack_object_type t)
 }
 
 /* Type checks on request parameters. In the BREAK_GARBAGE variant they turn
- * into assumptions: a wrong type aborts the process. */
+ * into assumptions: valid MessagePack of a wrong type (a bare integer, {i: 5})
+ * aborts the process. */
 #ifdef BREAK_GARBAGE
 #define REQUIRE_TYPE(obj, ty)                                                      \
     do {                                                                           \
@@ -971,10 +980,15 @@ static int rpc_begin(struct tls_state *t, const char *target, const char *method
  * read len bytes from wherever data points afterwards and free only our own
  * buffer. Returns INVALID_DATA when a result cannot be decoded (or
  * SYSTEM_ERROR when out of memory), else EVA_OK with r->code set. Release r
- * with rpc_reply_free after use: r->obj may point into either buffer. */
-static int16_t rpc_finish(struct tls_state *t, const char *what, struct rpc_reply *r)
+ * with rpc_reply_free after use: r->obj may point into either buffer.
+ * misread only matters in the BREAK_RESULT_MODE variant, where the result of
+ * such a call (the registry read at prepare) is read the broken way. */
+static int16_t rpc_finish(struct tls_state *t, const char *what, bool misread, struct rpc_reply *r)
 {
     memset(r, 0, sizeof *r);
+#ifndef BREAK_RESULT_MODE
+    (void)misread;
+#endif
     struct EvaFFIBuffer req = {.len = t->pub.size, .data = t->pub.data, .max = t->pub.alloc};
     int32_t n = op_call(EVA_FFI_SVC_OP_RPC_CALL, &req);
     if (n <= 0) {
@@ -985,7 +999,8 @@ static int16_t rpc_finish(struct tls_state *t, const char *what, struct rpc_repl
     if (!r->mine)
         return EVA_ERR_CODE_SYSTEM_ERROR;
 #ifdef BREAK_RESULT_MODE
-    memset(r->mine, 0xc1, (size_t)n); /* 0xc1 is never valid MessagePack */
+    if (misread)
+        memset(r->mine, 0xc1, (size_t)n); /* 0xc1 is never valid MessagePack */
 #endif
     struct EvaFFIBuffer res = {.len = 0, .data = r->mine, .max = (size_t)n};
     int32_t rc = op_call(EVA_FFI_SVC_OP_GET_RPC_RESULT, &res);
@@ -994,15 +1009,17 @@ static int16_t rpc_finish(struct tls_state *t, const char *what, struct rpc_repl
         r->code = rc;
         return EVA_OK;
     }
-#ifdef BREAK_RESULT_MODE
-    /* Broken: reads its own buffer even when the launcher repointed data. */
-    const char *p = r->mine;
-    size_t len = (size_t)n;
-#else
     const char *p = res.data;
     size_t len = res.len;
     if (p == r->mine && len > (size_t)n)
         len = 0; /* claims more than it could have written */
+#ifdef BREAK_RESULT_MODE
+    if (misread) {
+        /* Broken: reads its own buffer even when the launcher repointed
+         * data (so it works only when the launcher copies). */
+        p = r->mine;
+        len = (size_t)n;
+    }
 #endif
     if (!unpack_one(t, p, len, &r->obj)) {
         log_error("%s: the result (%zu bytes) is not valid MessagePack", what, len);
@@ -1026,7 +1043,7 @@ static int16_t check_core(struct tls_state *t)
     if (rpc_begin(t, "eva.core", "test", &pk) != 0)
         return EVA_ERR_CODE_SYSTEM_ERROR;
     struct rpc_reply r;
-    int16_t rc = rpc_finish(t, "eva.core test", &r);
+    int16_t rc = rpc_finish(t, "eva.core test", false, &r);
     if (rc == EVA_OK) {
         if (r.code < 0) {
             log_warn("eva.core test failed: %" PRId32, r.code);
@@ -1092,7 +1109,7 @@ static int16_t restore_items(struct tls_state *t)
     if (e != 0)
         return EVA_ERR_CODE_SYSTEM_ERROR;
     struct rpc_reply r;
-    int16_t rc = rpc_finish(t, "registry key_get", &r);
+    int16_t rc = rpc_finish(t, "registry key_get", true, &r);
     if (rc == EVA_OK) {
         if (r.code == EVA_ERR_CODE_NOT_FOUND || r.code == 0 ||
             (r.code > 0 && r.obj.type == MSGPACK_OBJECT_NIL)) {
@@ -1135,7 +1152,7 @@ static void save_items(struct tls_state *t)
         return;
     }
     struct rpc_reply r;
-    if (rpc_finish(t, "registry key_set", &r) == EVA_OK && r.code < 0)
+    if (rpc_finish(t, "registry key_set", false, &r) == EVA_OK && r.code < 0)
         log_warn("registry: key_set %s failed: %" PRId32 ", items not saved", g_registry_key, r.code);
     else
         log_debug("registry: %zu items saved", count);
@@ -1281,13 +1298,8 @@ static int32_t parse_item_params(struct tls_state *t, const struct EvaFFIRpcEven
     msgpack_object root;
     memset(&root, 0, sizeof root);
     memset(p, 0, sizeof *p);
-#ifdef BREAK_GARBAGE
-    /* Broken: assumes the payload parses. */
-    (void)unpack_one(t, ev->payload, ev->payload_size, &root);
-#else
     if (!unpack_one(t, ev->payload, ev->payload_size, &root))
         return EVA_ERR_CODE_INVALID_PARAMS;
-#endif
     REQUIRE_TYPE(root, MSGPACK_OBJECT_MAP);
     const msgpack_object *oid = NULL;
     for (uint32_t i = 0; i < root.via.map.size; i++) {

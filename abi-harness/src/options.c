@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,15 +96,26 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
         fputs("usage: abi-harness check LIB [--config svc.yml] [options]\n\n"
               "ABI conformance of any FFI service library. Each check runs in a child process of its own\n"
               "(a crash or hang fails that check only) and prints PASS/FAIL/SKIP <id>: detail, then\n"
-              "\"check: N passed, N failed, N skipped\". Exit 0 only when nothing failed.\n"
-              "Checks: symbols abi-version init-info result-bounds thread-local-results not-ready\n"
-              "        result-modes method-bytes garbage-payloads frames terminate\n\n",
+              "\"check: N passed, N failed, N skipped\". Exit 0 only when nothing failed.\n\n"
+              "checks:\n"
+              "  symbols               required symbols present; which optional ones exist\n"
+              "  abi-version           eva_svc_set_op_fn: versions 0 and 2 -> UNSUPPORTED, 1 -> 0\n"
+              "  init-info             svc_init > 0; the exact-size result is a valid service info map\n"
+              "  result-bounds         get_result with max n-1 / 0 / NULL data fails and writes nothing past max\n"
+              "  thread-local-results  8 threads: every reply is the call's own (needs 2 distinct replies)\n"
+              "  not-ready             before svc_prepare every listed method answers NOT_READY\n"
+              "  result-modes          full lifecycles in swap and copy GET_RPC_RESULT modes agree\n"
+              "  method-bytes          odd method names (empty, non-UTF-8, NUL, 64 KiB, guard page) -> METHOD_NOT_FOUND\n"
+              "  garbage-payloads      garbage params: no crash, non-MessagePack refused, results fetchable\n"
+              "  frames                garbage frames from several threads: no crash\n"
+              "  terminate             svc_terminate returns 0 in time, then no op calls for 300 ms\n\n",
               f);
     } else {
         fputs("usage: abi-harness bench LIB [--config svc.yml] [options]\n\n"
               "Not yet available: benchmarks are planned for a later version (use a `stress:` step of\n"
-              "`abi-harness run --script` meanwhile).\n\n",
+              "`abi-harness run --script` meanwhile).\n",
               f);
+        return;
     }
     fputs("options:\n", f);
     for (size_t i = 0; i < HARNESS_OPT_COUNT; i++) {
@@ -114,6 +126,19 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
         fprintf(f, "  %-26s %s\n", head, op->help);
     }
     if (cmd == HARNESS_CMD_RUN) {
+        fputs("\nscript (--script FILE): a YAML list of steps, run in order; a failed step ends the run\n"
+              "  - call: METHOD                 params: VALUE (absent: no payload; null: nil)\n"
+              "    expect: {code: N|NAME, payload: SUBSET|absent}\n"
+              "  - frame: TOPIC                 payload: VALUE (delivered when the library subscribed)\n"
+              "  - sleep: SECONDS\n"
+              "  - expect: {frame: TOPIC|MASK, payload: SUBSET, within: S (2), count: N, none: true}\n"
+              "  - mark                         later frame expects look only at frames after it\n"
+              "  - stress: {threads: N, iterations: N, steps: [call/frame/sleep steps]}\n"
+              "                                 \"{t}\"/\"{n}\" in strings: thread index / iteration\n"
+              "  - stop\n"
+              "values: JSON or YAML; {\"$bin\": \"hex\"} is bin, {\"$uuid\": \"name\"} a 16-byte uuid per name;\n"
+              "maps in expects match as subsets, numbers by value\n",
+              f);
         fputs("\nexit codes: 0 ok, 1 a step/expect failed or --check-actions found violations, 2 usage,\n"
               "            3 launch failed, 4 shutdown failed or overran timeout.shutdown, 5 POC\n",
               f);
@@ -122,11 +147,16 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
     }
 }
 
-static int harness_options_error(const char *fmt, const char *a, const char *b)
+static int harness_options_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int harness_options_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fputs("abi-harness: ", stderr);
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputs(" (see --help)\n", stderr);
+    va_end(ap);
     return -1;
 }
 

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "strbuf.h"
 
 static pthread_mutex_t harness_output_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* where JSON lines go: stdout, or a private copy of it (claim_stdout) */
+static FILE *harness_output_json;
 static atomic_int harness_output_filter = HARNESS_LOG_INFO;
 
 static const struct {
@@ -49,12 +52,47 @@ const char *harness_output_level_name(int level)
     return "log";
 }
 
+int harness_output_claim_stdout(void)
+{
+    fflush(stdout);
+    int fd = dup(1);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    /* whatever the library prints to stdout now lands on stderr */
+    if (dup2(2, 1) < 0) {
+        fclose(f);
+        return -1;
+    }
+    harness_output_json = f;
+    return 0;
+}
+
+void harness_output_release_stdout(void)
+{
+    pthread_mutex_lock(&harness_output_mutex);
+    if (harness_output_json) {
+        fflush(stdout);
+        fflush(harness_output_json);
+        /* give fd 1 back, so anything printed after the run goes where the
+         * user pointed stdout */
+        dup2(fileno(harness_output_json), 1);
+        fclose(harness_output_json);
+        harness_output_json = NULL;
+    }
+    pthread_mutex_unlock(&harness_output_mutex);
+}
+
 void harness_output_stdout_line(const char *line, size_t len)
 {
     pthread_mutex_lock(&harness_output_mutex);
-    fwrite(line, 1, len, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    FILE *f = harness_output_json ? harness_output_json : stdout;
+    fwrite(line, 1, len, f);
+    fputc('\n', f);
+    fflush(f);
     pthread_mutex_unlock(&harness_output_mutex);
 }
 
@@ -111,6 +149,7 @@ void harness_output_emergency_flush(void)
         ts.tv_nsec -= 1000000000L;
     }
     int locked = pthread_mutex_timedlock(&harness_output_mutex, &ts) == 0;
+    if (harness_output_json) fflush(harness_output_json);
     fflush(stdout);
     fflush(stderr);
     if (locked) pthread_mutex_unlock(&harness_output_mutex);

@@ -24,6 +24,11 @@ int harness_output_level(void);
 int harness_output_level_parse(const char *name);
 const char *harness_output_level_name(int level);
 
+/* keep stdout for the JSON lines alone: they go to a private duplicate of
+ * fd 1 and fd 1 becomes stderr, so a library's own printf cannot break the
+ * line stream. -1 when it cannot be done (JSON then goes to stdout). */
+int harness_output_claim_stdout(void);
+void harness_output_release_stdout(void);
 /* one line on stdout; a newline is added */
 void harness_output_stdout_line(const char *line, size_t len);
 /* a library log record: "[level] text" on stderr when level passes */

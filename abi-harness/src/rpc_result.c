@@ -14,6 +14,10 @@ struct harness_rpc_result_slot {
     size_t len;
     int has_result;
     int made_call;
+    /* the previous result, poisoned but still allocated: a library that
+     * kept its pointer reads the poison, not a newer result that malloc
+     * happened to place at the same address */
+    char *quarantine;
 };
 
 static pthread_key_t harness_rpc_result_key;
@@ -23,7 +27,8 @@ static void harness_rpc_result_drop(struct harness_rpc_result_slot *slot)
 {
     if (slot->data) {
         memset(slot->data, HARNESS_RPC_RESULT_POISON, slot->len);
-        free(slot->data);
+        free(slot->quarantine);
+        slot->quarantine = slot->data;
     }
     slot->data = NULL;
     slot->len = 0;
@@ -36,6 +41,7 @@ static void harness_rpc_result_destructor(void *p)
 {
     struct harness_rpc_result_slot *slot = p;
     harness_rpc_result_drop(slot);
+    free(slot->quarantine);
     free(slot);
 }
 

@@ -1,8 +1,10 @@
 /* GET_RPC_RESULT: the result of a thread's last RPC_CALL, kept per thread.
  *   swap mode (the shipped launcher): the caller's struct is repointed at the
  *     harness's own copy (data/len/max overwritten), valid until that
- *     thread's next RPC_CALL, when it is poisoned and freed so a library that
- *     keeps stale pointers reads garbage (and sanitizers see a use-after-free).
+ *     thread's next RPC_CALL, when it is poisoned (0xdb) and kept allocated
+ *     one call longer, so a library that keeps stale pointers reads the
+ *     poison rather than a newer result (sanitizers later see a
+ *     use-after-free).
  *   copy mode (the ABI text): the bytes are copied into the caller's buffer;
  *     a buffer smaller than the result is an error and nothing is written. */
 #ifndef HARNESS_RPC_RESULT_H

@@ -116,6 +116,7 @@ int harness_run_main(struct harness_options *o)
     memset(ctx, 0, sizeof *ctx);
     ctx->o = o;
     harness_output_set_level(o->log_level);
+    harness_output_claim_stdout();
 
     struct harness_svc_template tmpl;
     struct harness_script script;
@@ -132,6 +133,7 @@ int harness_run_main(struct harness_options *o)
         harness_svc_template_destroy(&tmpl);
         msgpack_zone_destroy(&zone);
         free(lib_path);
+        harness_output_release_stdout();
         return rc;
     }
     if (harness_output_level() <= HARNESS_LOG_DEBUG) {
@@ -160,6 +162,7 @@ int harness_run_main(struct harness_options *o)
         harness_svc_template_destroy(&tmpl);
         msgpack_zone_destroy(&zone);
         free(lib_path);
+        harness_output_release_stdout();
         return HARNESS_EXIT_USAGE;
     }
     harness_strbuf_destroy(&err);
@@ -259,5 +262,6 @@ int harness_run_main(struct harness_options *o)
     harness_payload_uuid_reset();
     harness_rpc_result_release_thread();
     free(lib_path);
+    harness_output_release_stdout();
     return exit_code;
 }

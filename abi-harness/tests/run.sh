@@ -11,7 +11,9 @@
 #     `FAIL <id>` for the check that variant breaks;
 #   - `abi-harness run` scenarios: JSON reply/frame lines, RAW frames, error
 #     codes, --registry persistence across runs, --script expects (passing and
-#     failing), a refused launch, both GET_RPC_RESULT modes, and valgrind.
+#     failing), a refused launch, both GET_RPC_RESULT modes, and valgrind;
+#   - `check` on the reference with both built with ASan+UBSan (BUILD_DIR/asan;
+#     HARNESS_TESTS_NO_SANITIZERS=1 skips it).
 # Prints `PASS <name>` or `FAIL <name>: why` per test, then exactly one line
 # `N passed, M failed`; exits non-zero when M > 0.
 # Environment: HARNESS_TESTS_ONLY=regex runs only the tests whose names match;
@@ -426,6 +428,43 @@ if selected run-valgrind; then
             pass run-valgrind "library clean; valgrind reports the harness itself: $(grep -m1 'ERROR SUMMARY' "$vg" | sed 's/^==[0-9]*== //')"
         else
             pass run-valgrind
+        fi
+    fi
+fi
+
+# the reference service and the harness built with AddressSanitizer and
+# UBSan (the harness's `make asan`): every check passes with no report.
+# allocator_may_return_null: msgpack-c reserves count x 24 bytes up front for
+# a container header (the garbage case "array32 declaring 4G items"); plain
+# malloc returns NULL there and the library answers INVALID_PARAMS, the
+# sanitizer allocator would abort instead.
+if selected check-reference-asan; then
+    log="$WORK/check-reference-asan.log"
+    if [ -n "${HARNESS_TESTS_NO_SANITIZERS:-}" ]; then
+        pass check-reference-asan "skipped: HARNESS_TESTS_NO_SANITIZERS is set"
+    elif ! make -s -C "$REPO/abi-harness" asan BUILD="$BUILD" >"$log" 2>&1; then
+        fail check-reference-asan "make -C abi-harness asan failed" "$log"
+    elif ! make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD/asan" \
+        CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+        LDFLAGS="-fsanitize=address,undefined" "$BUILD/asan/reference/libeva-reference.so" >>"$log" 2>&1; then
+        fail check-reference-asan "building the reference with sanitizers failed" "$log"
+    else
+        out="$WORK/check-reference-asan.out"
+        {
+            echo "\$ abi-harness(asan) check libeva-reference.so(asan)"
+            ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=0" timeout --kill-after=10 "$CHECK_TIMEOUT" \
+                "$BUILD/asan/abi-harness" check "$BUILD/asan/reference/libeva-reference.so" --config "$SVC" \
+                --verbose >"$out" 2>&1
+            RC=$?
+            cat "$out"
+            echo "[exit $RC]"
+        } >>"$log" 2>&1
+        if [ "$RC" -ne 0 ]; then
+            fail check-reference-asan "exit $RC: $(grep -m1 '^FAIL ' "$out")" "$log"
+        elif grep -qE 'ERROR: AddressSanitizer|runtime error:' "$out"; then
+            fail check-reference-asan "a sanitizer report: $(grep -m1 -E 'ERROR: AddressSanitizer|runtime error:' "$out")" "$log"
+        else
+            pass check-reference-asan "$(grep -E '^check: ' "$out" | tail -n 1)"
         fi
     fi
 fi
