@@ -66,6 +66,11 @@ run: deps all
 test: deps all
 	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/run-all.sh
 
+# The benchmark suite against the C reference service: one table (tests/bench-suite.sh).
+.PHONY: bench
+bench: deps all
+	BUILD=$(BUILD) bash tests/bench-suite.sh
+
 install: $(LIB)
 	install -d $(EVA_DIR)/svc
 	install -m 0644 $(LIB) $(EVA_DIR)/svc/libeva-virtual-controller.so

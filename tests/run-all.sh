@@ -74,5 +74,9 @@ echo "== scenarios"
 BUILD=$BUILD bash tests/scenarios.sh >"$LOGS/scenarios.log" 2>&1; rc=$?
 count_lines scenarios "$LOGS/scenarios.log" $rc
 
+echo "== bench mode smoke (correctness only, no timing)"
+BUILD=$BUILD bash tests/bench-suite.sh --smoke >"$LOGS/bench-smoke.log" 2>&1; rc=$?
+count_lines bench-smoke "$LOGS/bench-smoke.log" $rc
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

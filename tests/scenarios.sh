@@ -33,7 +33,7 @@ scenario failmode $S/failmode.svc.yml $S/failmode.yml --fail-mode
 
 registry=$(mktemp -u "$LOGS/registry.XXXXXX")
 scenario persist-first-run $S/persist.svc.yml $S/persist-1.yml --registry "$registry"
-scenario persist-second-run $S/persist.svc.yml $S/persist-2.yml --registry "$registry"
+scenario persist-second-run $S/persist-2.svc.yml $S/persist-2.yml --registry "$registry"
 rm -f "$registry"
 
 scenario actions $S/actions.svc.yml $S/actions.yml --check-actions

@@ -10,6 +10,8 @@ extension MsgPackValue {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw .invalidParams("empty MessagePack payload")
         }
+        // libmsgpack trusts header counts and allocates for them up front.
+        guard MsgPackScanner.isWellFormed(bytes) else { throw .invalidParams("payload is not MessagePack") }
         var unpacked = msgpack_unpacked()
         msgpack_unpacked_init(&unpacked)
         defer { msgpack_unpacked_destroy(&unpacked) }

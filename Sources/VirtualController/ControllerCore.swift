@@ -9,25 +9,28 @@ import Synchronization
 /// The controller's state and everything that works on it: items,
 /// variables, events, the pull cycle, persistence, bound frames.
 ///
-/// Locking: `items` and `vars` are separate mutexes and never nest, so no
-/// lock order can deadlock. Critical sections copy or write bytes only;
-/// MessagePack encoding of variable values and every host call happen
-/// outside them. The one exception is `events`: whoever changes item state
-/// holds it from the change until its event is published, so that events
-/// of one item leave in the order the changes were made (the last event
-/// always matches the state). Readers (`get`, `list`) never take it.
+/// Locking (pthread mutexes, see `Guarded`): `items` and `vars` never nest;
+/// the only nesting is `events` → `items`, so no lock order can deadlock.
+/// Critical sections copy or write bytes only; MessagePack encoding of
+/// variable values and every host call happen outside them. The one
+/// exception is `events`: whoever changes item state holds it from the
+/// change until its event is published, so that events leave in the order
+/// the changes were made (the last event of an item always matches its
+/// state). Readers (`get`, `list`, `var.get`) never take it.
 final class ControllerCore: Sendable {
     let host: any ServiceHost
     let config: ControllerConfig
     let registryKey: String
-    let items: Mutex<ItemStore>
-    let vars: Mutex<VarStore>
-    let events = Mutex(())
+    let items: Guarded<ItemStore>
+    let vars: Guarded<VarStore>
+    /// Held from an item change until its event is out; counts the events
+    /// (a payload of its own: TSan mistakes accesses to an empty one).
+    let events = Guarded<UInt64>(0)
     /// Item slots of `config.pull`, index for index.
     let pullSlots: [Int]
     /// Every configured item: `items`, pull targets, configured units.
     var configuredOIDs: [OID] { configured.withLock { $0 } }
-    private let configured: Mutex<[OID]>
+    private let configured: Guarded<[OID]>
     /// The variables' generation last written to (or read from) the registry.
     let persistedGeneration = Atomic<UInt64>(0)
 
@@ -39,11 +42,11 @@ final class ControllerCore: Sendable {
         let oids = config.configuredOIDs
         for oid in oids { _ = store.insert(oid) }
         pullSlots = config.pull.map { store.find($0.oid)! }
-        configured = Mutex(oids)
-        items = Mutex(store)
+        configured = Guarded(oids)
+        items = Guarded(store)
         var seeded = VarStore()
         seeded.replaceAll(config.seedVars)
-        vars = Mutex(seeded)
+        vars = Guarded(seeded)
     }
 
     // MARK: Items
@@ -61,7 +64,8 @@ final class ControllerCore: Sendable {
     /// Applies a change to one item and publishes its `RAW/<path>` event.
     private func changeItem(_ oid: OID, create: Bool,
                             _ change: (inout ItemStore, Int) -> Void) throws(EAPIError) {
-        try events.withLock { _ throws(EAPIError) in
+        try events.withLock { sequence throws(EAPIError) in
+            sequence &+= 1
             let state = try items.withLock { store throws(EAPIError) -> (Int16, [UInt8]) in
                 let slot: Int
                 if let found = store.find(oid) {

@@ -10,17 +10,48 @@ import EAPI
 /// and an index in OID order (so `list` needs no sort).
 ///
 /// Values are kept encoded: an item's value only ever leaves as
-/// MessagePack, so `get` copies bytes, and "did it change" is a byte
-/// comparison. Items are never removed, so a slot number stays valid.
+/// MessagePack, so "did it change" is a byte comparison, and each item also
+/// keeps its whole `{oid, status, value}` reply ready, so `get` and `list`
+/// are a copy. Items are never removed, so a slot number stays valid.
 struct ItemStore: ~Copyable {
     struct Item {
         let oid: OID
         /// The OID's UTF-8 bytes, the lookup key.
         let key: [UInt8]
         let hash: Int
-        var status: Int16
+        private(set) var status: Int16
         /// The value, encoded.
-        var value: [UInt8]
+        private(set) var value: [UInt8]
+        /// `{oid, status, value}` encoded, rebuilt on every change.
+        private(set) var reply: [UInt8] = []
+
+        init(oid: OID, key: [UInt8], hash: Int, status: Int16, value: [UInt8]) {
+            self.oid = oid
+            self.key = key
+            self.hash = hash
+            self.status = status
+            self.value = value
+            rebuildReply()
+        }
+
+        mutating func set(status: Int16?, value: [UInt8]?) {
+            if let status { self.status = status }
+            if let value { self.value = value }
+            rebuildReply()
+        }
+
+        private mutating func rebuildReply() {
+            var out: [UInt8] = []
+            out.reserveCapacity(key.count + value.count + 24)
+            out.append(0x83)
+            out.append(contentsOf: [0xA3, 0x6F, 0x69, 0x64])  // "oid"
+            MsgPackBytes.appendString(key, to: &out)
+            out.append(contentsOf: [0xA6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73])  // "status"
+            MsgPackBytes.appendInt(Int64(status), to: &out)
+            out.append(contentsOf: [0xA5, 0x76, 0x61, 0x6C, 0x75, 0x65])  // "value"
+            out.append(contentsOf: value)
+            reply = out
+        }
     }
 
     private(set) var items: [Item] = []
@@ -29,20 +60,41 @@ struct ItemStore: ~Copyable {
     private var table: [Int32] = Array(repeating: -1, count: 16)
     /// Slot numbers in OID order (byte order of the OID text).
     private(set) var order: [Int32] = []
+    /// Seeds the hash per store, so colliding OIDs cannot be precomputed.
+    private let seed = UInt64.random(in: 0...UInt64.max)
 
     var count: Int { items.count }
 
     static let encodedNil: [UInt8] = [0xC0]
 
-    static func hash(_ key: UnsafeRawBufferPointer) -> Int {
-        var h = Hasher()
-        h.combine(bytes: key)
-        return h.finalize()
+    /// A seeded multiply-xorshift hash over 8-byte words: a few ns for an
+    /// OID, where SipHash costs several times that.
+    static func hash(_ key: UnsafeRawBufferPointer, seed: UInt64) -> Int {
+        var h = seed ^ (UInt64(key.count) &* 0x9E37_79B9_7F4A_7C15)
+        var i = 0
+        let n = key.count
+        while i + 8 <= n {
+            h = (h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n {
+            tail |= UInt64(key[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return Int(truncatingIfNeeded: h)
     }
 
     /// The slot of the item whose OID text is `key`.
     func find(_ key: UnsafeRawBufferPointer) -> Int? {
-        find(key, hash: Self.hash(key))
+        find(key, hash: Self.hash(key, seed: seed))
     }
 
     func find(_ oid: OID) -> Int? {
@@ -70,7 +122,7 @@ struct ItemStore: ~Copyable {
     /// Adds an item that is not there yet; returns its slot.
     mutating func insert(_ oid: OID, status: Int16 = ItemStatus.ok, value: [UInt8] = encodedNil) -> Int {
         let key = Array(oid.description.utf8)
-        let hash = key.withUnsafeBytes { Self.hash($0) }
+        let hash = key.withUnsafeBytes { Self.hash($0, seed: seed) }
         let slot = items.count
         items.append(Item(oid: oid, key: key, hash: hash, status: status, value: value))
         if items.count * 2 > table.count { rehash(capacity: table.count * 2) } else { place(slot, hash: hash) }
@@ -105,19 +157,63 @@ struct ItemStore: ~Copyable {
     static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
 
     mutating func setState(_ slot: Int, status: Int16?, value: [UInt8]?) {
-        if let status { items[slot].status = status }
-        if let value { items[slot].value = value }
+        items[slot].set(status: status, value: value)
     }
 
-    /// Writes `{oid, status, value}` of a slot.
+    /// Writes `{oid, status, value}` of a slot (one copy).
     func write(_ slot: Int, to writer: MsgPackWriter) {
-        writer.packMapHeader(3)
-        writer.packStringBytes(Keys.oid)
-        items[slot].key.withUnsafeBytes { writer.packStringBytes($0) }
-        writer.packStringBytes(Keys.status)
-        writer.packInt(Int64(items[slot].status))
-        writer.packStringBytes(Keys.value)
-        items[slot].value.withUnsafeBytes { writer.packRaw($0) }
+        items[slot].reply.withUnsafeBytes { writer.packRaw($0) }
+    }
+}
+
+/// Hand encoding of the few MessagePack pieces the item replies need
+/// (the smallest form, as libmsgpack packs them).
+enum MsgPackBytes {
+    static func appendString(_ utf8: [UInt8], to out: inout [UInt8]) {
+        let n = utf8.count
+        if n < 32 {
+            out.append(0xA0 | UInt8(n))
+        } else if n < 0x100 {
+            out.append(0xD9)
+            out.append(UInt8(n))
+        } else if n < 0x10000 {
+            out.append(0xDA)
+            out.append(UInt8(n >> 8))
+            out.append(UInt8(n & 0xFF))
+        } else {
+            out.append(0xDB)
+            for s in [24, 16, 8, 0] { out.append(UInt8((n >> s) & 0xFF)) }
+        }
+        out.append(contentsOf: utf8)
+    }
+
+    static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+        switch v {
+        case 0...0x7F:
+            out.append(UInt8(v))
+        case -32 ..< 0:
+            out.append(UInt8(bitPattern: Int8(v)))
+        case 0x80...0xFF:
+            out.append(0xCC)
+            out.append(UInt8(v))
+        case 0x100...0xFFFF:
+            out.append(0xCD)
+            out.append(UInt8(v >> 8))
+            out.append(UInt8(v & 0xFF))
+        case Int64(Int8.min) ..< -32:
+            out.append(0xD0)
+            out.append(UInt8(bitPattern: Int8(v)))
+        case Int64(Int16.min) ..< Int64(Int8.min):
+            out.append(0xD1)
+            let u = UInt16(bitPattern: Int16(v))
+            out.append(UInt8(u >> 8))
+            out.append(UInt8(u & 0xFF))
+        default:
+            // Not needed for int16 statuses; the general form for safety.
+            out.append(0xD3)
+            let u = UInt64(bitPattern: v)
+            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8((u >> UInt64(s)) & 0xFF)) }
+        }
     }
 }
 

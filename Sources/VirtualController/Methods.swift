@@ -35,16 +35,27 @@ enum Method: CaseIterable {
         }
     }
 
-    private static let table: [(bytes: [UInt8], method: Method)] = allCases.map { (Array($0.name.utf8), $0) }
-
+    /// By length, then bytes: no table, no String, no allocation.
     init?(bytes: UnsafeRawBufferPointer) {
-        for entry in Method.table where entry.bytes.count == bytes.count {
-            if entry.bytes.withUnsafeBytes({ MsgPackScanner.equal($0, bytes) }) {
-                self = entry.method
-                return
-            }
+        func eq(_ name: StaticString) -> Bool {
+            MsgPackScanner.equal(bytes, UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         }
-        return nil
+        let found: Method?
+        switch bytes.count {
+        case 3: found = eq("get") ? .get : eq("set") ? .set : eq("run") ? .run : nil
+        case 4:
+            found = eq("list") ? .list : eq("test") ? .test : eq("info") ? .info : eq("stop") ? .stop
+                : eq("kill") ? .kill : nil
+        case 6: found = eq("action") ? .action : nil
+        case 7: found = eq("var.get") ? .varGet : eq("var.set") ? .varSet : nil
+        case 8: found = eq("var.list") ? .varList : nil
+        case 9: found = eq("terminate") ? .terminate : nil
+        case 11: found = eq("var.destroy") ? .varDestroy : nil
+        case 12: found = eq("var.set_bulk") ? .varSetBulk : nil
+        default: found = nil
+        }
+        guard let found else { return nil }
+        self = found
     }
 }
 
@@ -146,8 +157,7 @@ extension ControllerCore {
 
     /// `var.get {i: tag}` → the value.
     func varGet(_ payload: UnsafeRawBufferPointer?, reply: MsgPackWriter) throws(EAPIError) {
-        let text = String(decoding: try Params.fastString(payload, key: "i"), as: UTF8.self)
-        let tag = try PLCTag(parsing: text)
+        let tag = try PLCTag(parsing: try Params.fastString(payload, key: "i"))
         let value = try vars.withLock { store throws(EAPIError) in try store.get(tag) }
         reply.pack(value)
     }

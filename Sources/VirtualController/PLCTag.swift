@@ -20,15 +20,18 @@ struct PLCTag: Sendable, Hashable, CustomStringConvertible {
 
     let name: String
     let selector: Selector
-    let description: String
 
     init(name: String, selector: Selector = .whole) {
         self.name = name
         self.selector = selector
+    }
+
+    /// The canonical text (numbers without leading zeros).
+    var description: String {
         switch selector {
-        case .whole: description = name
-        case .index(let n): description = "\(name)[\(n)]"
-        case .range(let a, let b): description = "\(name)[\(a)-\(b.map { "\($0)" } ?? "")]"
+        case .whole: name
+        case .index(let n): "\(name)[\(n)]"
+        case .range(let a, let b): "\(name)[\(a)-\(b.map { "\($0)" } ?? "")]"
         }
     }
 
@@ -37,57 +40,71 @@ struct PLCTag: Sendable, Hashable, CustomStringConvertible {
         self = tag
     }
 
-    private init(name: String, selector: Selector, text: String) {
-        self.name = name
-        self.selector = selector
-        self.description = text
+    /// Parses the UTF-8 bytes of a tag (as they come in a payload).
+    init(parsing bytes: UnsafeRawBufferPointer) throws(EAPIError) {
+        guard let tag = PLCTag.parse(bytes) else {
+            throw .invalidParams("malformed tag: \(String(decoding: bytes, as: UTF8.self))")
+        }
+        self = tag
     }
 
     static func parse(_ text: String) -> PLCTag? {
-        let utf8 = text.utf8
-        guard !utf8.isEmpty else { return nil }
-        guard let open = utf8.firstIndex(of: UInt8(ascii: "[")) else {
-            // A plain name: no brackets at all.
-            return utf8.contains(UInt8(ascii: "]")) ? nil : PLCTag(name: text, selector: .whole, text: text)
+        var text = text
+        return text.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> PLCTag? {
+        let open = UInt8(ascii: "["), close = UInt8(ascii: "]"), dash = UInt8(ascii: "-")
+        let n = bytes.count
+        guard n > 0 else { return nil }
+        var first = -1
+        for i in 0..<n where bytes[i] == open || bytes[i] == close {
+            first = i
+            break
         }
-        guard open != utf8.startIndex, utf8.last == UInt8(ascii: "]") else { return nil }
-        let nameBytes = utf8[..<open]
-        if nameBytes.contains(UInt8(ascii: "]")) { return nil }
-        let close = utf8.index(before: utf8.endIndex)
-        let inner = utf8[utf8.index(after: open)..<close]
-        guard !inner.isEmpty else { return nil }
+        if first < 0 { return PLCTag(name: String(decoding: bytes, as: UTF8.self), selector: .whole) }
+        // `name[...]`: the first bracket opens, after a non-empty name; the
+        // last byte closes; no bracket in between.
+        guard first > 0, bytes[first] == open, bytes[n - 1] == close, n - first > 2 else { return nil }
+        let lo = first + 1, hi = n - 1  // the inner bytes: lo..<hi
+        var dashAt = -1
+        for i in lo..<hi {
+            let b = bytes[i]
+            if b == open || b == close { return nil }
+            if b == dash {
+                if dashAt >= 0 { return nil }
+                dashAt = i
+            }
+        }
         let selector: Selector
-        if let dash = inner.firstIndex(of: UInt8(ascii: "-")) {
-            let lowerBytes = inner[..<dash]
-            let upperBytes = inner[inner.index(after: dash)...]
-            let lower: Int
-            if lowerBytes.isEmpty {
-                lower = 0
-                // `[-]` has neither end.
-                if upperBytes.isEmpty { return nil }
-            } else {
-                guard let l = number(lowerBytes) else { return nil }
+        if dashAt < 0 {
+            guard let v = number(bytes, lo, hi) else { return nil }
+            selector = .index(v)
+        } else {
+            let hasLower = dashAt > lo, hasUpper = dashAt + 1 < hi
+            guard hasLower || hasUpper else { return nil }
+            var lower = 0
+            if hasLower {
+                guard let l = number(bytes, lo, dashAt) else { return nil }
                 lower = l
             }
-            if upperBytes.isEmpty {
-                selector = .range(lower: lower, upper: nil)
-            } else {
-                guard let upper = number(upperBytes), lower <= upper else { return nil }
+            if hasUpper {
+                guard let upper = number(bytes, dashAt + 1, hi), lower <= upper else { return nil }
                 selector = .range(lower: lower, upper: upper)
+            } else {
+                selector = .range(lower: lower, upper: nil)
             }
-        } else {
-            guard let n = number(inner) else { return nil }
-            selector = .index(n)
         }
-        guard let name = String(nameBytes) else { return nil }
-        return PLCTag(name: name, selector: selector, text: text)
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<first]), as: UTF8.self)
+        return PLCTag(name: name, selector: selector)
     }
 
     /// Decimal digits only, at most `maxIndex` (so no overflow either).
-    private static func number(_ bytes: Substring.UTF8View) -> Int? {
-        guard !bytes.isEmpty else { return nil }
+    private static func number(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
+        guard from < to else { return nil }
         var v = 0
-        for b in bytes {
+        for i in from..<to {
+            let b = bytes[i]
             guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
             v = v * 10 + Int(b - UInt8(ascii: "0"))
             if v > maxIndex { return nil }

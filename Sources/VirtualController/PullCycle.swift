@@ -40,7 +40,8 @@ extension ControllerCore {
         let encoded: [[UInt8]?] = reads.map { if case .value(let v) = $0 { v.encoded() } else { nil } }
         // 3. Apply and publish, in order with other item changes.
         let publishAll = state.publishAll
-        let published: Bool = events.withLock { _ in
+        let published: Bool = events.withLock { sequence in
+            sequence &+= 1
             let changes: [(key: [UInt8], status: Int16, value: [UInt8], path: String)] = items.withLock { store in
                 var position: [Int: Int] = [:]
                 var out: [(key: [UInt8], status: Int16, value: [UInt8], path: String)] = []

@@ -152,7 +152,15 @@ public final class VirtualController: Sendable {
         }
         actions.shutdown(deadline: start &+ budget / 10 * 7)
         worker.stop()
-        if prepared.load(ordering: .sequentiallyConsistent) { core.persistIfChanged() }
+        if prepared.load(ordering: .sequentiallyConsistent) {
+            // The last chance to keep what was set: retry a busy registry
+            // while the budget lasts.
+            var attempts = 0
+            while !core.persistIfChanged(), attempts < 5, MonotonicClock.now() &+ 100_000_000 < start &+ budget {
+                attempts += 1
+                usleep(50_000)
+            }
+        }
         phase.store(Phase.stopped.rawValue, ordering: .sequentiallyConsistent)
     }
 

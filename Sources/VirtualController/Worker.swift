@@ -8,7 +8,7 @@ final class Worker: Sendable {
     private let core: ControllerCore
     private let wake = Condition()
     private let stopping = Atomic<Bool>(false)
-    private let thread = Mutex<JoinableThread?>(nil)
+    private let thread = Guarded<JoinableThread?>(nil)
 
     init(core: ControllerCore) { self.core = core }
 
@@ -16,9 +16,7 @@ final class Worker: Sendable {
     func start() -> Bool {
         thread.withLock { slot in
             if slot != nil { return true }
-            let core = self.core
-            let wake = self.wake
-            slot = JoinableThread { [self] in Worker.run(core: core, wake: wake, stopping: self) }
+            slot = JoinableThread { [self] in run() }
             return slot != nil
         }
     }
@@ -38,7 +36,7 @@ final class Worker: Sendable {
         running?.join()
     }
 
-    private static func run(core: ControllerCore, wake: Condition, stopping worker: Worker) {
+    private func run() {
         let pullEvery = core.config.pull.isEmpty ? 0 : max(MonotonicClock.nanoseconds(seconds: core.config.pullInterval), 1)
         let persistEvery = MonotonicClock.nanoseconds(seconds: core.config.persistInterval)
         let start = MonotonicClock.now()
@@ -48,10 +46,10 @@ final class Worker: Sendable {
         while true {
             let due = min(nextPull, nextPersist)
             wake.lock()
-            while !worker.isStopping, MonotonicClock.now() < due {
+            while !isStopping, MonotonicClock.now() < due {
                 if due == UInt64.max { wake.wait() } else { wake.wait(untilNanoseconds: due) }
             }
-            let stop = worker.isStopping
+            let stop = isStopping
             wake.unlock()
             if stop { return }
             var now = MonotonicClock.now()

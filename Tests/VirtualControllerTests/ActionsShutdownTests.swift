@@ -155,7 +155,7 @@ private final class StressState: Sendable {
         var odd: [String] = []
     }
 
-    let state = Mutex(State())
+    let state = PthreadLocked(State())
     let submitted = Atomic<Int>(0)
 
     func record(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }

@@ -121,7 +121,7 @@ import Testing
 /// (nil: they go through to a RecordingHost).
 final class SubscribeFailureHost: ServiceHost {
     let inner = RecordingHost()
-    let attempts = Mutex(0)
+    let attempts = Guarded(0)
     let busy: Int
     let failure: EAPIError?
 

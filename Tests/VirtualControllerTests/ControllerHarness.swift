@@ -112,8 +112,8 @@ func sleepSeconds(_ s: Double) { usleep(UInt32(s * 1_000_000)) }
 /// A value behind a mutex, shareable with threads (a local Mutex cannot be
 /// captured by an escaping closure).
 final class Locked<T: Sendable>: Sendable {
-    let mutex: Mutex<T>
-    init(_ value: T) { mutex = Mutex(value) }
+    let mutex: Guarded<T>
+    init(_ value: T) { mutex = Guarded(value) }
     func callAsFunction<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
     var value: T { mutex.withLock { $0 } }
 }

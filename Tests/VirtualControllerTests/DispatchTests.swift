@@ -169,7 +169,7 @@ import Testing
 final class GatedHost: ServiceHost {
     let inner = RecordingHost()
     let gate = Condition()
-    let state = Mutex((open: false, waiting: 0))
+    let state = Guarded((open: false, waiting: 0))
 
     func open() {
         gate.withLock {

@@ -75,6 +75,20 @@ import Testing
         #expect(h.host.registry[Self.key] == ["door": "open"])
     }
 
+    @Test func aBusyRegistryAtStopIsRetried() throws {
+        let h = try ControllerHarness(config: Self.seeds)
+        try h.varSet("kept", 1)
+        h.host.state.withLock { $0.registryError = EAPIError(.busy) }
+        let healer = JoinableThread {
+            sleepSeconds(0.08)
+            h.host.state.withLock { $0.registryError = nil }
+        }!
+        h.controller.terminate()
+        healer.join()
+        #expect(h.host.registry[Self.key]?["kept"] == 1)
+        #expect(h.logs(.error).contains { $0.contains("cannot persist") })
+    }
+
     @Test func unchangedVariablesAreNotWritten() throws {
         let h = try ControllerHarness(config: Self.seeds, registry: [Self.key: ["a": 1]])
         _ = try h.varGet("a")

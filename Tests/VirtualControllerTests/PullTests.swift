@@ -120,12 +120,12 @@ import Testing
         #expect(try h.get("sensor:t/temp") == ["oid": "sensor:t/temp", "status": 1, "value": 5])
         // idx 1 is past the end of [5].
         #expect(try h.get("sensor:t/hum") == ["oid": "sensor:t/hum", "status": -1, "value": nil])
-        #expect(h.logs(.error).contains { $0.contains("sensor:t/hum") && $0.contains("no element 1") })
+        #expect(waitUntil { h.logs(.error).contains { $0.contains("sensor:t/hum") && $0.contains("no element 1") } })
         // Not an array any more: both indexed targets fail.
         try h.varSet("arr", "scalar")
         #expect(waitUntil { (try? h.get("sensor:t/temp")?["status"]) == -1 })
         #expect(try h.get("sensor:t/temp")?["value"] == 5)
-        #expect(h.logs(.error).contains { $0.contains("sensor:t/temp") && $0.contains("not an array") })
+        #expect(waitUntil { h.logs(.error).contains { $0.contains("sensor:t/temp") && $0.contains("not an array") } })
         // Long enough again: both recover.
         try h.varSet("arr", [1, 2])
         #expect(waitUntil {

@@ -20,7 +20,18 @@ import Testing
         let tag = try #require(PLCTag.parse(text))
         #expect(tag.name == name)
         #expect(tag.selector == selector)
-        #expect(tag.description == text)
+        // The description is canonical and parses back to the same tag.
+        #expect(PLCTag.parse(tag.description) == tag)
+        let canonical = ["a[007]": "a[7]", "a[-5]": "a[0-5]"]
+        #expect(tag.description == canonical[text, default: text])
+    }
+
+    @Test func parsesFromPayloadBytes() throws {
+        let bytes = Array("regs[2-5]".utf8)
+        let tag = try bytes.withUnsafeBytes { raw in Result { () throws(EAPIError) in try PLCTag(parsing: raw) } }.get()
+        #expect(tag == PLCTag(name: "regs", selector: .range(lower: 2, upper: 5)))
+        let bad = Array("regs[".utf8).withUnsafeBytes { raw in Result { () throws(EAPIError) in try PLCTag(parsing: raw) } }
+        #expect(throws: EAPIError(.invalidParams)) { try bad.get() }
     }
 
     static let malformed = [

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "check.h"
 #include "exit_codes.h"
 #include "options.h"
@@ -38,7 +39,7 @@ static void harness_main_usage(FILE *f)
           "  run LIB [options]     launch the service, run calls/frames/script steps, print replies and\n"
           "                        published frames as JSON lines, stop it in order\n"
           "  check LIB [options]   ABI conformance checks, each in a child process of its own\n"
-          "  bench LIB [options]   benchmarks (not yet available)\n"
+          "  bench LIB [options]   time per call/frame of a library, alone or --vs another in one process\n"
           "  help [command]        help of a command\n\n"
           "Run `abi-harness <command> --help` for the options of a command.\n"
           "abi-harness --version prints the version.\n",
@@ -85,12 +86,7 @@ int main(int argc, char **argv)
         harness_main_usage(stderr);
         return HARNESS_EXIT_USAGE;
     }
-    if (cmd == HARNESS_CMD_BENCH) {
-        int help = argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
-        if (!help) fputs("abi-harness bench: not yet available\n\n", stderr);
-        harness_options_usage(HARNESS_CMD_BENCH, !help);
-        return help ? HARNESS_EXIT_OK : HARNESS_EXIT_USAGE;
-    }
+    if (cmd == HARNESS_CMD_BENCH) return harness_bench_main(argc - 2, argv + 2);
     struct harness_options o;
     int prc = harness_options_parse(&o, cmd, argc - 2, argv + 2);
     if (prc != 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "initial_payload.h"
 #include "output.h"
 #include "rng.h"
@@ -111,10 +112,7 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
               "  terminate             svc_terminate returns 0 in time, then no op calls for 300 ms\n\n",
               f);
     } else {
-        fputs("usage: abi-harness bench LIB [--config svc.yml] [options]\n\n"
-              "Not yet available: benchmarks are planned for a later version (use a `stress:` step of\n"
-              "`abi-harness run --script` meanwhile).\n",
-              f);
+        harness_bench_usage(f); /* bench has a parser of its own (bench_options.c) */
         return;
     }
     fputs("options:\n", f);

@@ -31,7 +31,8 @@ struct Section {
 /// effects, bus calls and publishes always run with it released.
 ///
 /// Unchecked Sendable: every mutable field is read and written only while
-/// `monitor` is locked (the `let`s are immutable or Sendable themselves).
+/// `monitor` is locked (`threadList` while `lifecycle` is); the `let`s are
+/// immutable or Sendable themselves.
 final class EngineCore: @unchecked Sendable {
     static let condUnit = 0, condMacro = 1, condTimer = 2, condIdle = 3
     static let unitBatch = 64
@@ -47,8 +48,10 @@ final class EngineCore: @unchecked Sendable {
     let macroLimit: Int
     /// Past this time (set at shutdown) a BUSY publish is given up.
     let giveUpAt = Atomic<UInt64>(UInt64.max)
-    /// Threads the engine started; also serialises start against shutdown.
-    let threads = Mutex<[JoinableThread]>([])
+    /// Serialises start against shutdown and guards `threadList`. A pthread
+    /// lock (not `Mutex`) so that ThreadSanitizer sees the ordering.
+    let lifecycle = Condition()
+    var threadList: [JoinableThread] = []
 
     // Guarded by `monitor`.
     var units: [String: UnitRecord] = [:]
@@ -72,6 +75,8 @@ final class EngineCore: @unchecked Sendable {
     var publishers = 0
     var started = false
     var stopping = false
+    /// Unit workers that run (drains are handed to them only when some do).
+    var unitWorkerCount = 0
 
     init(config: ActionConfig, host: any ServiceHost, effects: any ActionEffects) {
         self.host = host
@@ -255,8 +260,9 @@ final class EngineCore: @unchecked Sendable {
     /// The one transition to a terminal state. `job` is waiting, running, or
     /// finishing (claimed by the caller); its terminal event is appended here.
     private func end(_ job: Job, _ event: JobEvent, rescheduleUnit: Bool = true, _ sec: inout Section) {
+        assert(job.phase != .done, "a job ended twice")
+        guard job.phase != .done else { return }
         let wasRunning = job.phase == .running || job.phase == .finishing
-        precondition(job.phase != .done, "a job ended twice")
         job.phase = .done
         timers.remove(job)
         append(job, event, &sec)
@@ -391,7 +397,7 @@ final class EngineCore: @unchecked Sendable {
                 monitor.unlock()
                 return
             }
-            if handOff, started, !stopping {
+            if handOff, unitWorkerCount > 0, !stopping {
                 pushUnitTask(.drain(job))
                 monitor.unlock()
                 return
@@ -453,7 +459,7 @@ final class EngineCore: @unchecked Sendable {
     // MARK: - Threads
 
     func start() {
-        threads.withLock { list in
+        lifecycle.withLock {
             monitor.lock()
             let go = !started && !stopping
             started = true
@@ -463,13 +469,20 @@ final class EngineCore: @unchecked Sendable {
             let unitWorkers = max(2, min(4, cpus))
             let macroWorkers = macros.isEmpty ? 0 : min(macroLimit, 8)
             var spawned: [JoinableThread?] = [JoinableThread { [self] in timerLoop() }]
-            for _ in 0..<unitWorkers { spawned.append(JoinableThread { [self] in unitWorkerLoop() }) }
+            var units: [JoinableThread] = []
+            for _ in 0..<unitWorkers {
+                if let t = JoinableThread({ [self] in unitWorkerLoop() }) { units.append(t) } else { spawned.append(nil) }
+            }
+            spawned += units.map { $0 }
             for _ in 0..<macroWorkers { spawned.append(JoinableThread { [self] in macroWorkerLoop() }) }
+            monitor.lock()
+            unitWorkerCount = units.count
+            monitor.unlock()
             let ok = spawned.compactMap { $0 }
             if ok.count != spawned.count {
                 host.log(.error, "action engine: the system refused \(spawned.count - ok.count) of \(spawned.count) threads")
             }
-            list.append(contentsOf: ok)
+            threadList.append(contentsOf: ok)
         }
     }
 
@@ -672,7 +685,10 @@ final class EngineCore: @unchecked Sendable {
 
     private enum StepOutcome {
         case next
+        /// A step went wrong: FAILED, the text prefixed with the step.
         case fail(String)
+        /// A `fail` step: FAILED with exactly this text.
+        case failed(String)
         case sleep(UInt64)
         case action(OID, MsgPackValue)
     }
@@ -709,11 +725,12 @@ final class EngineCore: @unchecked Sendable {
                 job.pc = pc
                 job.output = output
                 monitor.unlock()
-            case .fail(let text):
+            case .fail(let text), .failed(let text):
+                let err: String
+                if case .failed = outcome { err = text } else { err = "step \(pc + 1) (\(steps[pc].name)): \(text)" }
                 monitor.lock()
                 if job.phase == .running {
-                    end(job, JobEvent(status: .failed, err: "step \(pc + 1) (\(steps[pc].name)): \(text)", exitcode: 1),
-                        &sec)
+                    end(job, JobEvent(status: .failed, err: err, exitcode: 1), &sec)
                 }
                 flush(&sec)
                 monitor.unlock()
@@ -856,7 +873,7 @@ final class EngineCore: @unchecked Sendable {
         case .fail(let raw):
             let v = sub(raw)
             if let m = missing { return .fail("argument \(m.text) is missing") }
-            return .fail(v.stringValue ?? describe(v))
+            return .failed(v.stringValue ?? describe(v))
         }
     }
 
@@ -904,9 +921,9 @@ final class EngineCore: @unchecked Sendable {
         }
         publish(&sec, writer)
         // Workers finish the tasks queued so far (drains included), then exit.
-        let list = threads.withLock { list -> [JoinableThread] in
-            defer { list.removeAll() }
-            return list
+        let list = lifecycle.withLock { () -> [JoinableThread] in
+            defer { threadList.removeAll() }
+            return threadList
         }
         for t in list { t.join() }
         // Without started threads, queued drains are left to this thread.

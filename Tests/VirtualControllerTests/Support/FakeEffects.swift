@@ -1,6 +1,20 @@
 import EAPI
-import Synchronization
 import VirtualController
+
+/// A value behind a pthread lock (Support's `Condition`). The tests' fakes use
+/// it rather than `Synchronization.Mutex`, whose futex-based lock
+/// ThreadSanitizer cannot see (it reports false races on Linux).
+/// Unchecked Sendable: `value` is only touched inside `withLock`.
+final class PthreadLocked<Value>: @unchecked Sendable {
+    private let lock = Condition()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        try lock.withLock { try body(&value) }
+    }
+}
 
 /// An ActionEffects for the action engine's tests: knows a set of units
 /// (or creates any with `autoCreate`) and records what the engine applied.
@@ -24,7 +38,7 @@ final class FakeEffects: ActionEffects {
         var failWith: EAPIError?
     }
 
-    let state = Mutex(State())
+    let state = PthreadLocked(State())
     /// When set, each completion notes the COMPLETED events already published
     /// (costly: for small tests only).
     let host: RecordingHost?

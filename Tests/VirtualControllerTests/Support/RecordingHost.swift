@@ -26,7 +26,9 @@ final class RecordingHost: ServiceHost {
         var registryError: EAPIError?
     }
 
-    let state = Mutex(State())
+    /// Guarded (a pthread mutex) rather than `Mutex`, so that ThreadSanitizer
+    /// sees the ordering; `withLock` has the same shape.
+    let state = Guarded(State())
     let logLevel: LogLevel
 
     init(logLevel: LogLevel = .trace, registry: [String: MsgPackValue] = [:]) {

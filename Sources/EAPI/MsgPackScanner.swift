@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Reads one field of a MessagePack map straight from the payload bytes,
 /// without building a value tree: the hot methods (`get`, `var.get`) need
 /// only `i`, and skipping the decoder saves its allocations.
@@ -5,8 +11,8 @@
 /// The whole payload is still validated: it must be exactly one well-formed
 /// MessagePack value (the same rule `MsgPackValue(decoding:)` applies), so
 /// the fast path and the general path answer the same codes.
-enum MsgPackScanner {
-    enum Field {
+public enum MsgPackScanner {
+    public enum Field {
         /// The payload is not a single MessagePack value.
         case malformed
         /// It is a value, but not a map.
@@ -22,7 +28,7 @@ enum MsgPackScanner {
     /// Finds the str value under a one-byte-or-longer ASCII `key` of a
     /// top-level map. When the key appears twice the last one counts, as a
     /// map decoder that overwrites would see it.
-    static func stringField(_ payload: UnsafeRawBufferPointer, key: StaticString) -> Field {
+    public static func stringField(_ payload: UnsafeRawBufferPointer, key: StaticString) -> Field {
         var cursor = Cursor(payload)
         guard let count = cursor.mapHeader() else {
             // Not a map header: tell malformed input from another type.
@@ -54,25 +60,20 @@ enum MsgPackScanner {
 
     /// Whether the bytes are exactly one well-formed MessagePack value.
     ///
-    /// Checked before `MsgPackValue(decoding:)`: libmsgpack sizes its
+    /// `MsgPackValue(decoding:)` checks this first: libmsgpack sizes its
     /// buffers from the counts in the headers, so five bytes claiming a map
     /// of 4G entries make it ask malloc for 256 GB before it notices the
     /// payload is short. This walk allocates nothing and refuses any count
     /// larger than the bytes left.
-    static func isWellFormed(_ payload: UnsafeRawBufferPointer) -> Bool {
+    public static func isWellFormed(_ payload: UnsafeRawBufferPointer) -> Bool {
         var cursor = Cursor(payload)
         return cursor.skipValues(1) && cursor.atEnd
     }
 
-    static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    public static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         guard a.count > 0 else { return true }
-        return memcmpBytes(a, b)
-    }
-
-    private static func memcmpBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        for i in 0..<a.count where a[i] != b[i] { return false }
-        return true
+        return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
     }
 
     /// A read position in a payload. Every read checks bounds.

@@ -1,6 +1,5 @@
 import EAPI
 import Testing
-@testable import VirtualController
 
 @Suite struct ScannerTests {
     static let wellFormed: [MsgPackValue] = [

@@ -1,0 +1,168 @@
+#include "bench_target.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "exit_codes.h"
+#include "output.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+/* A private copy of a library file, so that dlopen maps a second instance
+ * (dlopen of a path already loaded hands back the same one). NULL on error. */
+static char *bench_private_copy(const char *path)
+{
+    const char *tmp = getenv("TMPDIR");
+    struct harness_strbuf p = HARNESS_STRBUF_INIT;
+    harness_strbuf_appendf(&p, "%s/abi-harness-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char *name = harness_strbuf_detach(&p, NULL);
+    int out = mkstemp(name);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    int ok = out >= 0 && in >= 0;
+    char buf[65536];
+    while (ok) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0 || write(out, buf, (size_t)n) != n) ok = 0;
+    }
+    if (in >= 0) close(in);
+    if (out >= 0 && close(out) != 0) ok = 0;
+    if (!ok) {
+        if (out >= 0) unlink(name);
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
+static int bench_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int bench_fail(struct bench_target *t, const char *what, int code)
+{
+    harness_log(HARNESS_LOG_ERROR, "%s (%s): launch failed: %s", t->label, t->path, what);
+    return code;
+}
+
+int bench_target_start(struct bench_target *t, int index, const char *label, const char *path,
+                       const char *config_path, const struct bench_target_options *opts)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->label, sizeof t->label, "%s", label);
+    t->path = path;
+    t->config_path = config_path;
+    struct harness_strbuf err = HARNESS_STRBUF_INIT;
+    if (harness_svc_template_load(&t->tmpl, config_path, &err) < 0) {
+        harness_log(HARNESS_LOG_ERROR, "%s: %s", t->label, err.data);
+        harness_strbuf_destroy(&err);
+        return HARNESS_EXIT_USAGE;
+    }
+    struct harness_initial_options io = {
+        .lib_path = path,
+        .svc_id = opts->svc_id,
+        .log_level = opts->log_level,
+        .core_active = 1,
+        .queue_size = 0,
+    };
+    if (harness_initial_payload_build(&t->tmpl, &io, &t->initial, &err) < 0) {
+        harness_log(HARNESS_LOG_ERROR, "%s: %s", t->label, err.data);
+        harness_strbuf_destroy(&err);
+        return HARNESS_EXIT_USAGE;
+    }
+    struct harness_mock_core_config cc = {
+        .system_name = t->initial.system_name,
+        .svc_id = t->initial.svc_id,
+        .core_version = HARNESS_CORE_VERSION,
+        .core_build = HARNESS_CORE_BUILD,
+        .eapi_version = HARNESS_EAPI_VERSION,
+        .core_active = 1,
+        .workers = t->initial.workers,
+        .faults = NULL,
+    };
+    if (harness_mock_core_init(&t->bus.core, &cc, NULL, 0, &err) < 0) {
+        harness_log(HARNESS_LOG_ERROR, "%s: %s", t->label, err.data);
+        harness_strbuf_destroy(&err);
+        return HARNESS_EXIT_USAGE;
+    }
+    t->core_ok = 1;
+    bench_bus_init(&t->bus, index, label, HARNESS_LOG_WARN, opts->result_mode);
+
+    struct stat st;
+    t->file_bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    /* a second instance of a file already loaded (A vs A) needs a copy */
+    t->load_path = harness_xstrdup(path);
+    if (opts->loaded_path && bench_same_file(path, opts->loaded_path)) {
+        {
+            free(t->load_path);
+            if (!(t->load_path = bench_private_copy(path))) {
+                harness_strbuf_destroy(&err);
+                return bench_fail(t, "cannot make a private copy of the library", HARNESS_EXIT_LAUNCH);
+            }
+        }
+    }
+
+    double t0 = harness_clock_now();
+    int lrc = harness_loader_open(&t->lib, t->load_path, &err);
+    double t1 = harness_clock_now();
+    if (strcmp(t->load_path, path) != 0) unlink(t->load_path);
+    if (lrc < 0) {
+        harness_log(HARNESS_LOG_ERROR, "%s: launch failed: %s", t->label, err.data);
+        harness_strbuf_destroy(&err);
+        return HARNESS_EXIT_LAUNCH;
+    }
+    harness_strbuf_destroy(&err);
+    if (t->lib.set_op_fn(EVA_FFI_ABI_VERSION, bench_bus_op_fn(&t->bus)) != 0)
+        return bench_fail(t, "eva_svc_set_op_fn(1) did not return 0", HARNESS_EXIT_LAUNCH);
+    char *copy = harness_xmemdup(t->initial.data, t->initial.len);
+    struct EvaFFIBuffer ibuf = {t->initial.len, copy, t->initial.len};
+    int32_t n = t->lib.init(&ibuf);
+    double t2 = harness_clock_now();
+    free(copy);
+    if (n < 0) return bench_fail(t, "svc_init returned an error", HARNESS_EXIT_LAUNCH);
+    if (n > 0) {
+        char *info = harness_xmalloc((size_t)n);
+        struct EvaFFIBuffer rbuf = {(size_t)n, info, (size_t)n};
+        int16_t grc = t->lib.get_result(&rbuf);
+        free(info);
+        if (grc < 0) return bench_fail(t, "eva_svc_get_result after svc_init failed", HARNESS_EXIT_LAUNCH);
+    }
+    atomic_store(&t->bus.connected, 1);
+    if (t->lib.prepare && t->lib.prepare() < 0) return bench_fail(t, "svc_prepare returned an error", HARNESS_EXIT_LAUNCH);
+    if (t->lib.launch && t->lib.launch() < 0) return bench_fail(t, "svc_launch returned an error", HARNESS_EXIT_LAUNCH);
+    double t3 = harness_clock_now();
+    t->dlopen_ms = (t1 - t0) * 1e3;
+    t->init_ms = (t2 - t0) * 1e3;
+    t->ready_ms = (t3 - t0) * 1e3;
+    t->started = 1;
+    return 0;
+}
+
+int bench_target_stop(struct bench_target *t)
+{
+    if (!t->started) return 0;
+    t->started = 0;
+    atomic_store(&t->bus.active, 0);
+    if (t->lib.terminate && t->lib.terminate() != 0) {
+        harness_log(HARNESS_LOG_ERROR, "%s: svc_terminate returned an error", t->label);
+        return HARNESS_EXIT_SHUTDOWN;
+    }
+    return 0;
+}
+
+void bench_target_destroy(struct bench_target *t)
+{
+    /* the mock core stays: library threads that outlive svc_terminate
+     * could still reach it through the op function */
+    harness_loader_forget(&t->lib);
+    harness_initial_payload_destroy(&t->initial);
+    harness_svc_template_destroy(&t->tmpl);
+    free(t->load_path);
+    t->load_path = NULL;
+}
