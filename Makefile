@@ -71,6 +71,17 @@ test: deps all
 bench: deps all
 	BUILD=$(BUILD) bash tests/bench-suite.sh
 
+# Hardening. `make fuzz SECONDS=N`: each libFuzzer target (fuzz/) N seconds,
+# two at a time. `make sanitize`: the ASan/UBSan harness, the library under
+# ASan and TSan, every Swift test under TSan, valgrind memcheck.
+SECONDS ?= 60
+.PHONY: fuzz sanitize
+fuzz: deps
+	BUILD=$(BUILD) SWIFT=$(SWIFT) bash fuzz/run.sh --seconds $(SECONDS)
+
+sanitize: deps all
+	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/sanitize.sh
+
 install: $(LIB)
 	install -d $(EVA_DIR)/svc
 	install -m 0644 $(LIB) $(EVA_DIR)/svc/libeva-virtual-controller.so

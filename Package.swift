@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .library(name: "eva-virtual-controller", type: .dynamic, targets: ["EvaVirtualController"]),
         .library(name: "EvaFFI", targets: ["EvaFFI"]),
+        // For fuzz/ (a separate package that depends on this one by path).
+        .library(name: "VirtualController", targets: ["EAPI", "VirtualController"]),
     ],
     targets: [
         .systemLibrary(name: "CEvaFFI", path: "Sources/CEvaFFI", pkgConfig: "msgpack",

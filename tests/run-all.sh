@@ -78,5 +78,21 @@ echo "== bench mode smoke (correctness only, no timing)"
 BUILD=$BUILD bash tests/bench-suite.sh --smoke >"$LOGS/bench-smoke.log" 2>&1; rc=$?
 count_lines bench-smoke "$LOGS/bench-smoke.log" $rc
 
+echo "== crash and restart (SIGKILL, then the same registry)"
+BUILD=$BUILD bash tests/crash-restart.sh >"$LOGS/crash-restart.log" 2>&1; rc=$?
+cat "$LOGS/crash-restart.log"
+count_lines crash-restart "$LOGS/crash-restart.log" $rc
+
+echo "== valgrind memcheck through every method (tests/sanitize.sh --quick; make sanitize runs the rest)"
+BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh --quick >"$LOGS/valgrind.log" 2>&1; rc=$?
+cat "$LOGS/valgrind.log"
+count_lines valgrind "$LOGS/valgrind.log" $rc
+
+echo "== fuzz smoke (libFuzzer, each target ${FUZZ_SMOKE_SECONDS:-20} s; make fuzz runs longer)"
+BUILD=$BUILD SWIFT=$SWIFT bash fuzz/run.sh --smoke --jobs 3 --seconds "${FUZZ_SMOKE_SECONDS:-20}" \
+    >"$LOGS/fuzz.log" 2>&1; rc=$?
+cat "$LOGS/fuzz.log"
+count_lines fuzz "$LOGS/fuzz.log" $rc
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -37,3 +37,54 @@ scenario persist-second-run $S/persist-2.svc.yml $S/persist-2.yml --registry "$r
 rm -f "$registry"
 
 scenario actions $S/actions.svc.yml $S/actions.yml --check-actions
+
+# Faults from the launcher (--fault): the library keeps serving calls, logs
+# what failed, retries action events on BUSY, and starts on the config seeds
+# when the registry is down.
+# logged NAME PATTERN WHAT: the scenario's stderr has a line matching PATTERN
+logged() {
+    if grep -qE "$2" "$LOGS/$1.err"; then
+        echo "PASS scenario/$1/log: $3"
+    else
+        echo "FAIL scenario/$1/log: no line matching '$2' ($3)"
+    fi
+}
+scenario faults-serve $S/faults-serve.svc.yml $S/faults-serve.yml --fault publish=busy:1 --fault rpc=error:1
+logged faults-serve 'publish to RAW/sensor/f/a failed' "a RAW event the bus refused"
+logged faults-serve 'cannot read variables from .*using the configured ones' "the failed registry read"
+logged faults-serve 'cannot persist variables' "the failed write-through"
+registry=$(mktemp -u "$LOGS/registry.XXXXXX")
+scenario faults-registry-first $S/faults-registry-down.svc.yml $S/faults-registry-1.yml --registry "$registry"
+scenario faults-registry-down $S/faults-registry-down.svc.yml $S/faults-registry-down.yml \
+    --registry "$registry" --fault registry=down
+logged faults-registry-down 'cannot read variables .*using the configured ones' "started on the config seeds"
+logged faults-registry-down 'cannot persist variables' "the write-through it could not make"
+scenario faults-registry-back $S/faults-registry-down.svc.yml $S/faults-registry-3.yml --registry "$registry"
+rm -f "$registry"
+scenario faults-rpc-timeout $S/faults-timeout.svc.yml $S/faults-timeout.yml --fault rpc=timeout:1 --check-actions
+logged faults-rpc-timeout 'failed: step 1 \(call\).*timeout' "the macro's timed-out call"
+scenario faults-subscribe-busy $S/bind.svc.yml $S/bind.yml --fault subscribe=busy:0.8 --seed 4
+logged faults-subscribe-busy 'library ops: .* [1-9][0-9]* BUSY' "SUBSCRIBE answered BUSY, then retried"
+
+# The actions stress (tests/gen-actions-stress.py): thousands of actions over
+# 20 units with terminate/kill and a stop in the second burst; under 10% BUSY
+# publishes and 5% RPC errors, then under 50% BUSY publishes, every accepted
+# uuid gets exactly one terminal event (--check-actions).
+# ledger NAME: prints the harness's action ledger line as a PASS line
+ledger() {
+    local line
+    line=$(grep -E '^actions: ' "$LOGS/$1.err" | tail -1)
+    if [ -n "$line" ] && echo "$line" | grep -q ' 0 violations'; then
+        echo "PASS scenario/$1/ledger: $line"
+    else
+        echo "FAIL scenario/$1/ledger: ${line:-no actions line}"
+    fi
+}
+python3 tests/gen-actions-stress.py --seed 6 >"$LOGS/actions-stress-faults.yml" 2>/dev/null
+scenario actions-stress-faults $S/actions-stress-faults.svc.yml "$LOGS/actions-stress-faults.yml" \
+    --check-actions --fault publish=busy:0.1 --fault rpc=error:0.05 --seed 6 --no-frames
+ledger actions-stress-faults
+python3 tests/gen-actions-stress.py --seed 7 --actions 600 --second 300 >"$LOGS/actions-stress-busy.yml" 2>/dev/null
+scenario actions-stress-busy $S/actions-stress-faults.svc.yml "$LOGS/actions-stress-busy.yml" \
+    --check-actions --fault publish=busy:0.5 --fault rpc=error:0.2 --seed 7 --no-frames
+ledger actions-stress-busy

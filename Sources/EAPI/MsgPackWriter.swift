@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CEvaFFI
 
 /// Packs MessagePack into a growable buffer with libmsgpack's packer.
@@ -9,17 +14,22 @@ public final class MsgPackWriter {
     private let buffer: UnsafeMutablePointer<msgpack_sbuffer>
     private let packer: UnsafeMutablePointer<msgpack_packer>
 
+    /// Both in one block of two cache lines of their own: writers of
+    /// different threads (each launcher thread has one) never share a line,
+    /// so one thread's writes do not slow another's.
+    private static let blockSize = 128
+
     public init() {
-        buffer = .allocate(capacity: 1)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: 64)
+        buffer = block.bindMemory(to: msgpack_sbuffer.self, capacity: 1)
+        packer = (block + 64).bindMemory(to: msgpack_packer.self, capacity: 1)
         msgpack_sbuffer_init(buffer)
-        packer = .allocate(capacity: 1)
         msgpack_packer_init(packer, buffer, msgpack_sbuffer_write)
     }
 
     deinit {
         msgpack_sbuffer_destroy(buffer)
-        buffer.deallocate()
-        packer.deallocate()
+        UnsafeMutableRawPointer(buffer).deallocate()
     }
 
     /// Forgets what was written; keeps the memory.
@@ -63,6 +73,30 @@ public final class MsgPackWriter {
     /// Copies bytes that are already MessagePack (a stored, encoded value).
     public func packRaw(_ encoded: UnsafeRawBufferPointer) {
         if encoded.count > 0 { msgpack_sbuffer_write(buffer, encoded.baseAddress, encoded.count) }
+    }
+
+    /// Room for `count` more bytes past the end, without writing them:
+    /// fill them, then `commit(count)` (or fewer). Valid until the next
+    /// write. For copying bytes that arrive in pieces (a word at a time).
+    public func reserve(_ count: Int) -> UnsafeMutableRawPointer {
+        let b = buffer.pointee
+        if b.data == nil || b.alloc - b.size < count {
+            var alloc = max(b.alloc, 64)
+            while alloc - b.size < count { alloc *= 2 }
+            // msgpack_sbuffer_destroy frees with free(): realloc is its match.
+            guard let grown = realloc(b.data, alloc) else { fatalError("out of memory") }
+            buffer.pointee.data = grown.assumingMemoryBound(to: CChar.self)
+            buffer.pointee.alloc = alloc
+        }
+        return UnsafeMutableRawPointer(buffer.pointee.data!) + buffer.pointee.size
+    }
+
+    /// Takes `count` reserved bytes into the written ones.
+    public func commit(_ count: Int) { buffer.pointee.size += count }
+
+    /// Forgets what was written past `count` bytes (keeps the memory).
+    public func truncate(_ count: Int) {
+        if count < buffer.pointee.size { buffer.pointee.size = count }
     }
 
     public func pack(_ value: MsgPackValue) {

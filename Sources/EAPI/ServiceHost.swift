@@ -3,6 +3,9 @@
 public protocol ServiceHost: Sendable {
     /// Publishes an encoded MessagePack payload (empty for none).
     func publish(topic: String, payload: UnsafeRawBufferPointer) throws(EAPIError)
+    /// The same with the topic as UTF-8 bytes (no NUL inside), for hot
+    /// paths that keep topics encoded. The default makes a String of it.
+    func publish(topicBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(EAPIError)
     func subscribe(_ topics: [String]) throws(EAPIError)
     func unsubscribe(_ topics: [String]) throws(EAPIError)
     /// A blocking RPC call on the bus. `params` nil sends no payload; the
@@ -19,6 +22,10 @@ public protocol ServiceHost: Sendable {
 }
 
 extension ServiceHost {
+    public func publish(topicBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(EAPIError) {
+        try publish(topic: String(decoding: topicBytes, as: UTF8.self), payload: payload)
+    }
+
     /// Logs lazily: the message is built only when the level is delivered.
     public func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
         if isLogged(level) { write(log: level, message()) }

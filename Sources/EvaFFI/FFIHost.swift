@@ -23,7 +23,13 @@ public final class FFIHost: ServiceHost {
     private let phase = Atomic<UInt8>(Phase.starting.rawValue)
     private let logLevel = Atomic<UInt8>(LogLevel.info.rawValue)
 
-    public init(ops: OpFunctionSlot) { self.ops = ops }
+    /// The per-thread contexts' key (read once, not per op).
+    private let contextKey: pthread_key_t
+
+    public init(ops: OpFunctionSlot) {
+        self.ops = ops
+        contextKey = ThreadContext.key
+    }
 
     func setPhase(_ p: Phase) { phase.store(p.rawValue, ordering: .releasing) }
     public func setLogLevel(_ level: LogLevel) { logLevel.store(level.rawValue, ordering: .relaxed) }
@@ -36,14 +42,18 @@ public final class FFIHost: ServiceHost {
         return ops.call(code, buffer)
     }
 
-    /// Calls `code` with the thread's scratch bytes as the buffer.
-    private func opWithScratch(_ code: Int16, _ fill: (inout [UInt8]) -> Void) -> Int32 {
-        let context = ThreadContext.current
-        context.scratch.removeAll(keepingCapacity: true)
-        fill(&context.scratch)
-        return context.scratch.withUnsafeMutableBytes { raw in
+    /// Calls `code` with the thread's scratch bytes as the buffer, filled by
+    /// `fill` (the bytes stay valid for the op call only).
+    private func opWithScratch(_ code: Int16, _ fill: (MsgPackWriter) -> Void) -> Int32 {
+        ThreadContext.with(key: contextKey) { context in
+            let scratch = context.scratch
+            scratch.reset()
+            fill(scratch)
+            let bytes = scratch.bytes
             var buffer = EvaFFIBuffer(
-                len: raw.count, data: raw.baseAddress?.assumingMemoryBound(to: CChar.self), max: raw.count)
+                len: bytes.count,
+                data: bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0).assumingMemoryBound(to: CChar.self) },
+                max: bytes.count)
             return op(code, &buffer)
         }
     }
@@ -53,16 +63,49 @@ public final class FFIHost: ServiceHost {
     }
 
     private static func checkName(_ s: String, _ what: String) throws(EAPIError) {
-        if s.utf8.contains(0) { throw .invalidParams("\(what) contains a NUL byte") }
+        var s = s
+        let nul = s.withUTF8 { b in b.count > 0 && memchr(b.baseAddress!, 0, b.count) != nil }
+        if nul { throw .invalidParams("\(what) contains a NUL byte") }
     }
 
     public func publish(topic: String, payload: UnsafeRawBufferPointer) throws(EAPIError) {
         try Self.checkName(topic, "topic")
-        try Self.check(opWithScratch(FFIOp.publish) { b in
-            b.append(contentsOf: topic.utf8)
-            b.append(0)
-            b.append(contentsOf: payload)
-        })
+        var topic = topic
+        let rc = topic.withUTF8 { t in publishRC(UnsafeRawBufferPointer(t), payload) }
+        try Self.check(rc)
+    }
+
+    public func publish(topicBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(EAPIError) {
+        if let base = topicBytes.baseAddress, memchr(base, 0, topicBytes.count) != nil {
+            throw .invalidParams("topic contains a NUL byte")
+        }
+        try publishChecked(topicBytes, payload)
+    }
+
+    private func publishChecked(_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) throws(EAPIError) {
+        try Self.check(publishRC(topic, payload))
+    }
+
+    private func publishRC(_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Int32 {
+        opWithScratch(FFIOp.publish) { b in
+            // topic, NUL, payload: one reservation, three copies
+            let total = topic.count + 1 + payload.count
+            let out = b.reserve(total)
+            if let t = topic.baseAddress { out.copyMemory(from: t, byteCount: topic.count) }
+            out.storeBytes(of: 0, toByteOffset: topic.count, as: UInt8.self)
+            if let p = payload.baseAddress { (out + topic.count + 1).copyMemory(from: p, byteCount: payload.count) }
+            b.commit(total)
+        }
+    }
+
+    private static var nul: UnsafeRawBufferPointer {
+        let s: StaticString = "\0"
+        return UnsafeRawBufferPointer(start: s.utf8Start, count: 1)
+    }
+
+    private static func appendUTF8(_ s: String, _ b: MsgPackWriter) {
+        var s = s
+        s.withUTF8 { b.packRaw(UnsafeRawBufferPointer($0)) }
     }
 
     public func subscribe(_ topics: [String]) throws(EAPIError) {
@@ -78,8 +121,8 @@ public final class FFIHost: ServiceHost {
         for t in topics { try Self.checkName(t, "topic") }
         try Self.check(opWithScratch(code) { b in
             for t in topics {
-                b.append(contentsOf: t.utf8)
-                b.append(0)
+                Self.appendUTF8(t, b)
+                b.packRaw(Self.nul)
             }
         })
     }
@@ -88,11 +131,11 @@ public final class FFIHost: ServiceHost {
         try Self.checkName(target, "target")
         try Self.checkName(method, "method")
         let size = opWithScratch(FFIOp.rpcCall) { b in
-            b.append(contentsOf: target.utf8)
-            b.append(0)
-            b.append(contentsOf: method.utf8)
-            b.append(0)
-            if let params { b.append(contentsOf: params) }
+            Self.appendUTF8(target, b)
+            b.packRaw(Self.nul)
+            Self.appendUTF8(method, b)
+            b.packRaw(Self.nul)
+            if let params { params.withUnsafeBytes { b.packRaw($0) } }
         }
         try Self.check(size)
         guard size > 0 else { return nil }
@@ -141,7 +184,7 @@ public final class FFIHost: ServiceHost {
             // Bus logging is muted until the launcher connects the bus.
             writeStandardError("[\(level)] \(message)\n")
         case .connected:
-            _ = opWithScratch(code) { $0.append(contentsOf: message.utf8) }
+            _ = opWithScratch(code) { Self.appendUTF8(message, $0) }
         case .closed:
             return
         }
@@ -153,7 +196,7 @@ public final class FFIHost: ServiceHost {
 
     /// Asks the launcher to log `message` as critical and end the process.
     public func panic(_ message: String) {
-        _ = opWithScratch(FFIOp.poc) { $0.append(contentsOf: message.utf8) }
+        _ = opWithScratch(FFIOp.poc) { Self.appendUTF8(message, $0) }
     }
 }
 

@@ -15,13 +15,38 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     /// Set once by `svc_init`; read on every call, so atomic rather than locked.
     /// (The retained object's address bits; 0 = none.)
     private let serviceSlot = Atomic<UInt>(0)
+    /// The per-thread contexts' key, read once here rather than through a
+    /// lazy global on every call.
+    private let contextKey: pthread_key_t
 
-    public init() { host = FFIHost(ops: ops) }
+    public init() {
+        host = FFIHost(ops: ops)
+        contextKey = ThreadContext.key
+    }
+
+    /// A library's runtime lives as long as the process; one made per test or
+    /// fuzz input gives back the service `svc_init` retained.
+    deinit {
+        let bits = serviceSlot.load(ordering: .acquiring)
+        if bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) {
+            Unmanaged<Service>.fromOpaque(raw).release()
+        }
+    }
 
     private var service: Service? {
         let bits = serviceSlot.load(ordering: .acquiring)
         guard bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
         return Unmanaged<Service>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// The service, borrowed (the runtime keeps it retained from `svc_init`
+    /// on): calls and frames from many threads change no reference count,
+    /// so they share no cache line written per call.
+    @inline(__always)
+    private func withService<R>(orElse fallback: R, _ body: (Service) -> R) -> R {
+        let bits = serviceSlot.load(ordering: .acquiring)
+        guard bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) else { return fallback }
+        return Unmanaged<Service>.fromOpaque(raw)._withUnsafeGuaranteedRef(body)
     }
 
     /// `eva_svc_set_op_fn`
@@ -33,7 +58,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
 
     /// `eva_svc_get_result`
     public func getResult(_ buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int16 {
-        copyPendingResult(into: buffer)
+        ThreadContext.with(key: contextKey) { copyPendingResult(of: $0, into: buffer) }
     }
 
     /// `svc_init`: decodes the initial payload, creates the service, leaves the
@@ -61,7 +86,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
             context.result.pack(service.info.value)
             // From here on the launcher has the bus up.
             host.setPhase(.connected)
-            return pendingResultSize()
+            return pendingResultSize(context.result)
         } catch {
             return report(error)
         }
@@ -107,32 +132,36 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
 
     /// `svc_on_rpc_call`
     public func handleCall(_ event: UnsafeMutablePointer<EvaFFIRpcEvent>?) -> Int32 {
-        let reply = ThreadContext.current.result
-        reply.reset()
-        guard let event else { return Int32(EAPIErrorCode.invalidRequest.rawValue) }
-        guard let service else { return Int32(EAPIErrorCode.notReady.rawValue) }
-        let e = event.pointee
-        let method = e.method_size > 0 && e.method != nil
-            ? UnsafeRawBufferPointer(start: e.method, count: e.method_size) : UnsafeRawBufferPointer(start: nil, count: 0)
-        let payload = e.payload_size > 0 && e.payload != nil
-            ? UnsafeRawBufferPointer(start: e.payload, count: e.payload_size) : nil
-        do throws(EAPIError) {
-            try service.handleCall(method: method, payload: payload, reply: reply)
-            return pendingResultSize()
-        } catch {
+        ThreadContext.with(key: contextKey) { context in
+            let reply = context.result
             reply.reset()
-            return Int32(error.rawCode)
+            guard let event else { return Int32(EAPIErrorCode.invalidRequest.rawValue) }
+            let e = event.pointee
+            let method = e.method_size > 0 && e.method != nil
+                ? UnsafeRawBufferPointer(start: e.method, count: e.method_size)
+                : UnsafeRawBufferPointer(start: nil, count: 0)
+            let payload = e.payload_size > 0 && e.payload != nil
+                ? UnsafeRawBufferPointer(start: e.payload, count: e.payload_size) : nil
+            return withService(orElse: Int32(EAPIErrorCode.notReady.rawValue)) { service in
+                do throws(EAPIError) {
+                    try service.handleCall(method: method, payload: payload, reply: reply)
+                    return pendingResultSize(reply)
+                } catch {
+                    reply.reset()
+                    return Int32(error.rawCode)
+                }
+            }
         }
     }
 
     /// `svc_on_frame`
     public func handleFrame(_ frame: UnsafeMutablePointer<EvaFFIFrame>?) {
-        guard let frame, let service else { return }
+        guard let frame else { return }
         let f = frame.pointee
         let topic = f.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }
             ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let payload = f.payload_size > 0 && f.payload != nil
             ? UnsafeRawBufferPointer(start: f.payload, count: f.payload_size) : UnsafeRawBufferPointer(start: nil, count: 0)
-        service.handleFrame(topic: topic, payload: payload)
+        withService(orElse: ()) { $0.handleFrame(topic: topic, payload: payload) }
     }
 }

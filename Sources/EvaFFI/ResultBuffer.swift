@@ -8,8 +8,13 @@ import EAPI
 /// ABORTED and not a byte is written; a null buffer or data pointer gets
 /// INVALID_DATA. The result stays pending, so a retry with a larger buffer works.
 public func copyPendingResult(into buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int16 {
+    ThreadContext.with(key: ThreadContext.key) { copyPendingResult(of: $0, into: buffer) }
+}
+
+@inline(__always)
+func copyPendingResult(of context: ThreadContext, into buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int16 {
     guard let buffer else { return EAPIErrorCode.invalidData.rawValue }
-    let result = ThreadContext.current.result.bytes
+    let result = context.result.bytes
     guard buffer.pointee.max >= result.count else { return EAPIErrorCode.aborted.rawValue }
     if result.count > 0 {
         guard let data = buffer.pointee.data else { return EAPIErrorCode.invalidData.rawValue }
@@ -19,9 +24,10 @@ public func copyPendingResult(into buffer: UnsafeMutablePointer<EvaFFIBuffer>?) 
     return Int16(EVA_OK)
 }
 
-/// The return value of a call that left its reply in this thread's result:
-/// the size when there is a payload, 0 when none.
-func pendingResultSize() -> Int32 {
-    let count = ThreadContext.current.result.count
+/// The return value of a call that left its reply in `reply`: the size when
+/// there is a payload, 0 when none.
+@inline(__always)
+func pendingResultSize(_ reply: MsgPackWriter) -> Int32 {
+    let count = reply.count
     return count <= Int(Int32.max) ? Int32(count) : Int32(EAPIErrorCode.invalidData.rawValue)
 }

@@ -16,16 +16,24 @@ import Synchronization
 /// exception is `events`: whoever changes item state holds it from the
 /// change until its event is published, so that events leave in the order
 /// the changes were made (the last event of an item always matches its
-/// state). Readers (`get`, `list`, `var.get`) never take it.
+/// state). Item state itself lives in `states` (see `ItemStates`): changed
+/// under `events` alone, read without any lock; `items` guards the index
+/// (inserts, OID order). Readers (`get`, `list`, `var.get`) never take
+/// `events`; `get` takes no lock at all.
 final class ControllerCore: Sendable {
     let host: any ServiceHost
     let config: ControllerConfig
     let registryKey: String
     let items: Guarded<ItemStore>
+    /// The items' state, read by `get` without a lock (see `ItemStates`);
+    /// changed under `events` only.
+    let states: ItemStates
     let vars: Guarded<VarStore>
     /// Held from an item change until its event is out; counts the events
     /// (a payload of its own: TSan mistakes accesses to an empty one).
     let events = Guarded<UInt64>(0)
+    /// `config.bind` by the bytes of the item path (`kind/group/id`).
+    let bindIndex: ByteKeyTable<[PLCTag]>
     /// Item slots of `config.pull`, index for index.
     let pullSlots: [Int]
     /// Every configured item: `items`, pull targets, configured units.
@@ -38,11 +46,13 @@ final class ControllerCore: Sendable {
         self.host = host
         self.config = config
         registryKey = "eva/svc_data/\(serviceID)/vars"
+        bindIndex = ByteKeyTable(config.bind)
         var store = ItemStore()
         let oids = config.configuredOIDs
         for oid in oids { _ = store.insert(oid) }
         pullSlots = config.pull.map { store.find($0.oid)! }
         configured = Guarded(oids)
+        states = store.states
         items = Guarded(store)
         var seeded = VarStore()
         seeded.replaceAll(config.seedVars)
@@ -61,12 +71,34 @@ final class ControllerCore: Sendable {
         }
     }
 
-    /// Applies a change to one item and publishes its `RAW/<path>` event.
-    private func changeItem(_ oid: OID, create: Bool,
-                            _ change: (inout ItemStore, Int) -> Void) throws(EAPIError) {
+    /// `set` with fields read from the payload's bytes: the OID's bytes
+    /// (valid), the value encoded as it came. The same as `setItem(_:...)`
+    /// without a String, an OID or a MsgPackValue on the way, and without
+    /// the `items` lock unless the item is new.
+    func setItem(key: UnsafeRawBufferPointer, status: Int16?, valueBytes: UnsafeRawBufferPointer?) throws(EAPIError) {
+        let hash = states.hash(key)
         try events.withLock { sequence throws(EAPIError) in
             sequence &+= 1
-            let state = try items.withLock { store throws(EAPIError) -> (Int16, [UInt8]) in
+            let states = self.states
+            if let event = states.withCell(key, hash: hash, { $0.set(status: status, value: valueBytes, owner: states) }) {
+                _ = publish(topicBytes: event.topic, event.payload)
+                return
+            }
+            guard config.autoCreate else { throw .notFound("item \(String(decoding: key, as: UTF8.self))") }
+            let cell = items.withLock { store in
+                store.items[store.findOrInsert(OID(String(decoding: key, as: UTF8.self))!)].cell
+            }
+            let event = cell.set(status: status, value: valueBytes, owner: states)
+            _ = publish(topicBytes: event.topic, event.payload)
+        }
+    }
+
+    /// Applies a change to one item and publishes its `RAW/<path>` event.
+    private func changeItem(_ oid: OID, create: Bool,
+                            _ change: (borrowing ItemStore, Int) -> Void) throws(EAPIError) {
+        try events.withLock { sequence throws(EAPIError) in
+            sequence &+= 1
+            let cell = try items.withLock { store throws(EAPIError) -> ItemStates.Cell in
                 let slot: Int
                 if let found = store.find(oid) {
                     slot = found
@@ -75,12 +107,10 @@ final class ControllerCore: Sendable {
                 } else {
                     throw .notFound("item \(oid)")
                 }
-                change(&store, slot)
-                return (store.items[slot].status, store.items[slot].value)
+                change(store, slot)
+                return store.items[slot].cell
             }
-            let writer = MsgPackWriter()
-            writer.packState(status: state.0, encodedValue: state.1)
-            _ = publish(topic: "RAW/\(oid.path)", writer.bytes)
+            cell.withEvent { topic, payload in _ = publish(topicBytes: topic, payload) }
         }
     }
 
@@ -138,6 +168,26 @@ final class ControllerCore: Sendable {
                     continue
                 }
                 host.log(.error, "publish to \(topic) failed: \(error)")
+                return false
+            }
+        }
+    }
+
+    /// `publish(topic:_:)` with the topic as bytes.
+    @discardableResult
+    func publish(topicBytes: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Bool {
+        var attempts = 0
+        while true {
+            do {
+                try host.publish(topicBytes: topicBytes, payload: payload)
+                return true
+            } catch {
+                if error.code == .busy, attempts < 5 {
+                    attempts += 1
+                    usleep(UInt32(200 << attempts))
+                    continue
+                }
+                host.log(.error, "publish to \(String(decoding: topicBytes, as: UTF8.self)) failed: \(error)")
                 return false
             }
         }
@@ -237,6 +287,17 @@ final class ControllerCore: Sendable {
     // MARK: Bound frames
 
     static let stateTopicPrefixes: [[UInt8]] = [Array("ST/LOC/".utf8), Array("ST/REM/".utf8)]
+    static let iKey = ShortKey("i")
+    static let statusKey = ShortKey("status")
+    static let valueKey = ShortKey("value")
+
+    /// `ST/LOC/` or `ST/REM/` (the topic has more than 7 bytes).
+    @inline(__always)
+    static func isStateTopic(_ topic: UnsafeRawBufferPointer) -> Bool {
+        var w: UInt64 = 0
+        for i in 0..<7 { w = w << 8 | UInt64(topic[i]) }
+        return w == 0x53_542F_4C4F_432F || w == 0x53_542F_5245_4D2F  // "ST/LOC/", "ST/REM/"
+    }
 
     /// The topics `bind` needs.
     var bindTopics: [String] {
@@ -246,6 +307,30 @@ final class ControllerCore: Sendable {
     /// A state frame of a bound item sets each variable bound to it.
     func handleStateFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
         guard !config.bind.isEmpty, topic.count > 7 else { return }
+        // The usual frame, {status, value, ...}, read from its bytes (the
+        // general path below answers anything else, the same way).
+        if let slot = bindIndex.find(UnsafeRawBufferPointer(rebasing: topic[7...])),
+           Self.isStateTopic(topic),
+           let fields = MapFields(payload, Self.statusKey, Self.valueKey),
+           let statusBytes = fields.first, let status = MapFields.int(statusBytes),
+           status >= Int64(Int16.min), status <= Int64(Int16.max),
+           let valueBytes = fields.second,
+           let value = try? MsgPackValue(decodingValid: valueBytes) {
+            let failures: [(PLCTag, EAPIError)] = vars.withLock { store in
+                var failures: [(PLCTag, EAPIError)] = []
+                bindIndex.withValue(slot) { tags in
+                    for tag in tags {
+                        do throws(EAPIError) { try store.set(tag, value) } catch { failures.append((tag, error)) }
+                    }
+                }
+                return failures
+            }
+            if !failures.isEmpty {
+                let topicText = String(decoding: topic, as: UTF8.self)
+                for (tag, error) in failures { host.log(.warn, "bind \(tag) ← \(topicText): \(error)") }
+            }
+            return
+        }
         let prefix = UnsafeRawBufferPointer(rebasing: topic[0..<7])
         guard Self.stateTopicPrefixes.contains(where: { p in p.withUnsafeBytes { MsgPackScanner.equal($0, prefix) } })
         else { return }

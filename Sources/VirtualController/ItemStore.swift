@@ -5,53 +5,28 @@ import Musl
 #endif
 import EAPI
 
-/// The controller's items: state, a hash index on the OID's bytes (so a
-/// call can look an item up straight from its payload, no String built),
-/// and an index in OID order (so `list` needs no sort).
+/// The controller's items: a hash index on the OID's bytes (so a call can
+/// look an item up straight from its payload, no String built), and an
+/// index in OID order (so `list` needs no sort).
 ///
+/// Each item's state lives in its cell (`ItemStates.Cell`): the encoded
+/// `{oid, status, value}` reply, which `get` reads without the lock this
+/// store lives behind, and from which the status and value are read back.
 /// Values are kept encoded: an item's value only ever leaves as
-/// MessagePack, so "did it change" is a byte comparison, and each item also
-/// keeps its whole `{oid, status, value}` reply ready, so `get` and `list`
-/// are a copy. Items are never removed, so a slot number stays valid.
+/// MessagePack, so "did it change" is a byte comparison. Items are never
+/// removed, so a slot number stays valid.
 struct ItemStore: ~Copyable {
     struct Item {
         let oid: OID
         /// The OID's UTF-8 bytes, the lookup key.
         let key: [UInt8]
         let hash: Int
-        private(set) var status: Int16
+        /// Its state.
+        let cell: ItemStates.Cell
+
+        var status: Int16 { cell.status }
         /// The value, encoded.
-        private(set) var value: [UInt8]
-        /// `{oid, status, value}` encoded, rebuilt on every change.
-        private(set) var reply: [UInt8] = []
-
-        init(oid: OID, key: [UInt8], hash: Int, status: Int16, value: [UInt8]) {
-            self.oid = oid
-            self.key = key
-            self.hash = hash
-            self.status = status
-            self.value = value
-            rebuildReply()
-        }
-
-        mutating func set(status: Int16?, value: [UInt8]?) {
-            if let status { self.status = status }
-            if let value { self.value = value }
-            rebuildReply()
-        }
-
-        private mutating func rebuildReply() {
-            var out: [UInt8] = []
-            out.reserveCapacity(key.count + value.count + 24)
-            out.append(0x83)
-            out.append(contentsOf: [0xA3, 0x6F, 0x69, 0x64])  // "oid"
-            MsgPackBytes.appendString(key, to: &out)
-            out.append(contentsOf: [0xA6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73])  // "status"
-            MsgPackBytes.appendInt(Int64(status), to: &out)
-            out.append(contentsOf: [0xA5, 0x76, 0x61, 0x6C, 0x75, 0x65])  // "value"
-            out.append(contentsOf: value)
-            reply = out
-        }
+        var value: [UInt8] { cell.value }
     }
 
     private(set) var items: [Item] = []
@@ -60,8 +35,16 @@ struct ItemStore: ~Copyable {
     private var table: [Int32] = Array(repeating: -1, count: 16)
     /// Slot numbers in OID order (byte order of the OID text).
     private(set) var order: [Int32] = []
-    /// Seeds the hash per store, so colliding OIDs cannot be precomputed.
-    private let seed = UInt64.random(in: 0...UInt64.max)
+    /// Each slot's cell as an address (the items keep the cells alive), so
+    /// `list` reaches the cells without reference counting.
+    private var cellAddresses: [UInt] = []
+    /// The cells, readable without this store's lock.
+    let states: ItemStates
+    private var seed: UInt64 { states.seed }
+
+    init() {
+        states = ItemStates(seed: UInt64.random(in: 0...UInt64.max))
+    }
 
     var count: Int { items.count }
 
@@ -124,7 +107,12 @@ struct ItemStore: ~Copyable {
         let key = Array(oid.description.utf8)
         let hash = key.withUnsafeBytes { Self.hash($0, seed: seed) }
         let slot = items.count
-        items.append(Item(oid: oid, key: key, hash: hash, status: status, value: value))
+        let cell = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in ItemStates.Cell(key: k, hash: hash, status: status, value: v, owner: states) }
+        }
+        items.append(Item(oid: oid, key: key, hash: hash, cell: cell))
+        cellAddresses.append(UInt(bitPattern: Unmanaged.passUnretained(cell).toOpaque()))
+        states.insert(cell)
         if items.count * 2 > table.count { rehash(capacity: table.count * 2) } else { place(slot, hash: hash) }
         // Binary search for the first OID above the new one.
         var lo = 0
@@ -156,63 +144,116 @@ struct ItemStore: ~Copyable {
 
     static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
 
-    mutating func setState(_ slot: Int, status: Int16?, value: [UInt8]?) {
-        items[slot].set(status: status, value: value)
+    /// Sets a slot's state (nil keeps a field). Only under the controller's
+    /// `events` lock, which serialises every change of item state.
+    func setState(_ slot: Int, status: Int16?, value: [UInt8]?) {
+        let cell = items[slot].cell
+        if let value {
+            _ = value.withUnsafeBytes { cell.set(status: status, value: $0, owner: states) }
+        } else {
+            _ = cell.set(status: status, value: nil, owner: states)
+        }
     }
 
-    /// Writes `{oid, status, value}` of a slot (one copy).
+    /// Writes `{oid, status, value}` of a slot (one copy). Items may change
+    /// meanwhile (under the controller's `events` lock, not this store's):
+    /// the cell is read as `get` reads it.
     func write(_ slot: Int, to writer: MsgPackWriter) {
-        items[slot].reply.withUnsafeBytes { writer.packRaw($0) }
+        Unmanaged<ItemStates.Cell>.fromOpaque(UnsafeRawPointer(bitPattern: cellAddresses[slot])!)
+            ._withUnsafeGuaranteedRef { $0.read(into: writer) }
     }
 }
 
-/// Hand encoding of the few MessagePack pieces the item replies need
-/// (the smallest form, as libmsgpack packs them).
-enum MsgPackBytes {
-    static func appendString(_ utf8: [UInt8], to out: inout [UInt8]) {
-        let n = utf8.count
-        if n < 32 {
-            out.append(0xA0 | UInt8(n))
-        } else if n < 0x100 {
-            out.append(0xD9)
-            out.append(UInt8(n))
-        } else if n < 0x10000 {
-            out.append(0xDA)
-            out.append(UInt8(n >> 8))
-            out.append(UInt8(n & 0xFF))
-        } else {
-            out.append(0xDB)
-            for s in [24, 16, 8, 0] { out.append(UInt8((n >> s) & 0xFF)) }
-        }
-        out.append(contentsOf: utf8)
+/// Appends bytes at a raw address the caller sized.
+struct ByteSink {
+    let base: UnsafeMutableRawPointer
+    private(set) var count = 0
+
+    init(_ base: UnsafeMutableRawPointer) { self.base = base }
+
+    mutating func append(_ byte: UInt8) {
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
     }
 
-    static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let src = bytes.baseAddress, bytes.count > 0 else { return }
+        (base + count).copyMemory(from: src, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    /// The first `count` bytes of `word` (least significant first), with
+    /// one 8-byte store: the buffer needs 8 bytes of room here.
+    @inline(__always)
+    mutating func appendWord(_ word: UInt64, _ count: Int) {
+        base.storeBytes(of: word.littleEndian, toByteOffset: self.count, as: UInt64.self)
+        self.count += count
+    }
+
+    /// The map keys of item states, as `appendWord` takes them.
+    static let oidKey: (UInt64, Int) = (0x6469_6FA3, 4)  // fixstr "oid"
+    static let statusKey: (UInt64, Int) = (0x0073_7574_6174_73A6, 7)  // fixstr "status"
+    static let valueKey: (UInt64, Int) = (0x0065_756C_6176_A5, 6)  // fixstr "value"
+
+    /// Bytes of the smallest str header for `n` bytes.
+    static func stringHeaderCount(_ n: Int) -> Int { n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5 }
+
+    /// A str header (smallest form), then the bytes.
+    mutating func append(_ bytes: UnsafeRawBufferPointer, asString: Bool) {
+        let n = bytes.count
+        if n < 32 {
+            append(0xA0 | UInt8(n))
+        } else if n < 0x100 {
+            append(0xD9)
+            append(UInt8(n))
+        } else if n < 0x10000 {
+            append(0xDA)
+            append(UInt8(n >> 8))
+            append(UInt8(n & 0xFF))
+        } else {
+            append(0xDB)
+            for s in [24, 16, 8, 0] { append(UInt8((n >> s) & 0xFF)) }
+        }
+        append(bytes)
+    }
+
+    /// Bytes of `appendInt(v)`.
+    static func intCount(_ v: Int64) -> Int {
+        switch v {
+        case -32...0x7F: 1
+        case Int64(Int8.min)...0xFF: 2
+        case Int64(Int16.min)...0xFFFF: 3
+        default: 9
+        }
+    }
+
+    /// An integer in the smallest form, as libmsgpack's pack_int64 writes it.
+    mutating func appendInt(_ v: Int64) {
         switch v {
         case 0...0x7F:
-            out.append(UInt8(v))
+            append(UInt8(v))
         case -32 ..< 0:
-            out.append(UInt8(bitPattern: Int8(v)))
+            append(UInt8(bitPattern: Int8(v)))
         case 0x80...0xFF:
-            out.append(0xCC)
-            out.append(UInt8(v))
+            append(0xCC)
+            append(UInt8(v))
         case 0x100...0xFFFF:
-            out.append(0xCD)
-            out.append(UInt8(v >> 8))
-            out.append(UInt8(v & 0xFF))
+            append(0xCD)
+            append(UInt8(v >> 8))
+            append(UInt8(v & 0xFF))
         case Int64(Int8.min) ..< -32:
-            out.append(0xD0)
-            out.append(UInt8(bitPattern: Int8(v)))
+            append(0xD0)
+            append(UInt8(bitPattern: Int8(v)))
         case Int64(Int16.min) ..< Int64(Int8.min):
-            out.append(0xD1)
+            append(0xD1)
             let u = UInt16(bitPattern: Int16(v))
-            out.append(UInt8(u >> 8))
-            out.append(UInt8(u & 0xFF))
+            append(UInt8(u >> 8))
+            append(UInt8(u & 0xFF))
         default:
             // Not needed for int16 statuses; the general form for safety.
-            out.append(0xD3)
+            append(0xD3)
             let u = UInt64(bitPattern: v)
-            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8((u >> UInt64(s)) & 0xFF)) }
+            for s in stride(from: 56, through: 0, by: -8) { append(UInt8((u >> UInt64(s)) & 0xFF)) }
         }
     }
 }
@@ -249,4 +290,53 @@ extension MsgPackWriter {
         packStringBytes(Keys.value)
         encodedValue.withUnsafeBytes { packRaw($0) }
     }
+}
+
+/// An immutable map from byte strings (given as Strings, looked up by their
+/// UTF-8 bytes) to values: for lookups straight from payload bytes.
+struct ByteKeyTable<Value: Sendable>: Sendable {
+    private let keys: [[UInt8]]
+    private let values: [Value]
+    private let hashes: [Int]
+    /// Open addressing: an index into keys, or -1; at most half full.
+    private let table: [Int32]
+    private let seed = UInt64.random(in: 0...UInt64.max)
+
+    init(_ dictionary: [String: Value]) {
+        var keys: [[UInt8]] = []
+        var values: [Value] = []
+        for (k, v) in dictionary {
+            keys.append(Array(k.utf8))
+            values.append(v)
+        }
+        var capacity = 8
+        while capacity < keys.count * 2 { capacity *= 2 }
+        var table = [Int32](repeating: -1, count: capacity)
+        let seed = self.seed
+        let hashes = keys.map { k in k.withUnsafeBytes { ItemStore.hash($0, seed: seed) } }
+        for (n, h) in hashes.enumerated() {
+            var i = h & (capacity - 1)
+            while table[i] >= 0 { i = (i + 1) & (capacity - 1) }
+            table[i] = Int32(n)
+        }
+        self.keys = keys
+        self.values = values
+        self.hashes = hashes
+        self.table = table
+    }
+
+    /// The index of `key`'s value, nil when absent.
+    func find(_ key: UnsafeRawBufferPointer) -> Int? {
+        let h = ItemStore.hash(key, seed: seed)
+        let mask = table.count - 1
+        var i = h & mask
+        while true {
+            let n = Int(table[i])
+            if n < 0 { return nil }
+            if hashes[n] == h, keys[n].withUnsafeBytes({ MsgPackScanner.equal($0, key) }) { return n }
+            i = (i + 1) & mask
+        }
+    }
+
+    func withValue<R>(_ index: Int, _ body: (Value) -> R) -> R { body(values[index]) }
 }

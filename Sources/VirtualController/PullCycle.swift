@@ -1,6 +1,7 @@
 import EAPI
 
-/// What the pull thread remembers between cycles (only it touches this).
+/// What the pull cycles remember between them (the first runs in `launch`,
+/// the rest on the pull thread, which alone touches this from then on).
 struct PullState {
     /// The next cycle publishes every mapped item: the first cycle, and the
     /// one after a publish failed.

@@ -203,7 +203,7 @@ public final class VirtualController: Sendable {
         case .varSet: try core.varSet(payload)
         case .varSetBulk: try core.varSetBulk(payload, reply: reply)
         case .varDestroy: try core.varDestroy(payload)
-        case .action: try actions.action(try Params.value(payload))
+        case .action: try actions.action(bytes: payload)
         case .run: try actions.run(try Params.value(payload))
         case .terminate: try actions.terminate(try Params.value(payload))
         case .kill: try actions.kill(try Params.value(payload))

@@ -13,10 +13,20 @@ final class Worker: Sendable {
     init(core: ControllerCore) { self.core = core }
 
     /// Starts the thread (once). False when the system refused a thread.
+    ///
+    /// The first pull cycle runs here, before `launch` returns: the pulled
+    /// items hold their variables' values for the first call after launch,
+    /// rather than from whenever the new thread gets round to its first
+    /// cycle (a race a caller could see as two different `list` replies).
     func start() -> Bool {
-        thread.withLock { slot in
+        if thread.withLock({ $0 != nil }) { return true }
+        var first = PullState(targets: core.config.pull.count)
+        let pulledAt = MonotonicClock.now()
+        if !core.config.pull.isEmpty { core.pullCycle(&first) }
+        let initial = first
+        return thread.withLock { slot in
             if slot != nil { return true }
-            slot = JoinableThread { [self] in run() }
+            slot = JoinableThread { [self] in run(pullState: initial, pulledAt: pulledAt) }
             return slot != nil
         }
     }
@@ -36,13 +46,14 @@ final class Worker: Sendable {
         running?.join()
     }
 
-    private func run() {
+    /// The thread: `pullState` after the first cycle, made at `pulledAt`.
+    private func run(pullState initial: PullState, pulledAt: UInt64) {
         let pullEvery = core.config.pull.isEmpty ? 0 : max(MonotonicClock.nanoseconds(seconds: core.config.pullInterval), 1)
         let persistEvery = MonotonicClock.nanoseconds(seconds: core.config.persistInterval)
         let start = MonotonicClock.now()
-        var nextPull = pullEvery > 0 ? start : UInt64.max
+        var nextPull = pullEvery > 0 ? pulledAt &+ pullEvery : UInt64.max
         var nextPersist = persistEvery > 0 ? start &+ persistEvery : UInt64.max
-        var pullState = PullState(targets: core.config.pull.count)
+        var pullState = initial
         while true {
             let due = min(nextPull, nextPersist)
             wake.lock()

@@ -1,6 +1,7 @@
 #include "bench_bus.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

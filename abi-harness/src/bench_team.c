@@ -18,6 +18,9 @@
 #define BENCH_CLOCK_EVERY 32
 #define BENCH_RESULT_START (64u << 10)
 
+/* each on cache lines of its own (see bench_team_start): a thread's
+ * counters are written on every call and must not share a line with
+ * another thread's */
 struct bench_worker {
     struct bench_team *team;
     unsigned index;
@@ -29,7 +32,7 @@ struct bench_worker {
     struct bench_uuid_source uuids;
     struct bench_round_result r;
     uint64_t unreported; /* calls not yet added to team->calls_made */
-};
+} __attribute__((aligned(128)));
 
 struct bench_team {
     const struct bench_workload *w;
@@ -42,6 +45,7 @@ struct bench_team {
     unsigned finished;
     int stopping;
     struct bench_job job;
+    uint64_t deadline_ns; /* timed rounds: when every thread stops */
     atomic_ullong calls_made;
     atomic_long rss_at_kib;
 };
@@ -111,7 +115,9 @@ static void bench_worker_calls(struct bench_worker *wk, const struct bench_job *
     const char *sender = team->o->sender;
     struct bench_samples *samples = &wk->samples[job->slot];
     unsigned every = team->o->sample_every, countdown = 1 + wk->index;
-    uint64_t end = wk->r.start_ns + job->duration_ns;
+    /* one deadline for all: a thread that started late makes fewer calls,
+     * rather than stretching the round */
+    uint64_t end = team->deadline_ns;
     for (uint64_t it = 0; job->iterations ? it < job->iterations : 1; it++) {
         if (!job->iterations && it % BENCH_CLOCK_EVERY == 0 && it && bench_now_ns() >= end) break;
         for (size_t k = 0; k < w->call_count; k++) {
@@ -151,7 +157,9 @@ static void bench_worker_frames(struct bench_worker *wk, const struct bench_job 
     }
     struct bench_samples *samples = &wk->samples[job->slot];
     unsigned every = team->o->sample_every, countdown = 1 + wk->index;
-    uint64_t end = wk->r.start_ns + job->duration_ns;
+    /* one deadline for all: a thread that started late makes fewer calls,
+     * rather than stretching the round */
+    uint64_t end = team->deadline_ns;
     for (uint64_t it = 0; job->iterations ? it < job->iterations : 1; it++) {
         if (!job->iterations && it % BENCH_CLOCK_EVERY == 0 && it && bench_now_ns() >= end) break;
         /* a fresh struct each time: the library may not keep or change it */
@@ -216,7 +224,11 @@ struct bench_team *bench_team_start(unsigned threads, const struct bench_workloa
     pthread_mutex_init(&team->mutex, NULL);
     pthread_cond_init(&team->go, NULL);
     pthread_cond_init(&team->done, NULL);
-    team->workers = harness_xcalloc(threads, sizeof *team->workers);
+    if (posix_memalign((void **)&team->workers, 128, threads * sizeof *team->workers) != 0) {
+        harness_log(HARNESS_LOG_CRITICAL, "out of memory");
+        abort();
+    }
+    memset(team->workers, 0, threads * sizeof *team->workers);
     size_t items = w->frame_mode ? 1 : w->call_count;
     for (unsigned i = 0; i < threads; i++) {
         struct bench_worker *wk = &team->workers[i];
@@ -249,6 +261,7 @@ void bench_team_run(struct bench_team *team, const struct bench_job *job, struct
 {
     pthread_mutex_lock(&team->mutex);
     team->job = *job;
+    team->deadline_ns = bench_now_ns() + job->duration_ns;
     team->finished = 0;
     team->generation++;
     pthread_cond_broadcast(&team->go);

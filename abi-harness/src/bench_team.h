@@ -20,7 +20,7 @@ struct bench_job {
     int slot;             /* which set of latency samples (0 A, 1 B) */
     unsigned threads;     /* how many of the team's threads take part */
     uint64_t iterations;  /* per thread; 0: run for duration_ns */
-    uint64_t duration_ns; /* per thread */
+    uint64_t duration_ns; /* the round's length: every thread stops at the same moment */
     int measure;          /* keep latency samples */
 };
 

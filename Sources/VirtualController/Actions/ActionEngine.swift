@@ -33,6 +33,17 @@ public final class ActionEngine: Sendable {
         try core.submitAction(req)
     }
 
+    /// `action` with the payload's bytes (nil: none): the usual payload is
+    /// read without decoding it; the rest as `action(_:)`.
+    func action(bytes payload: UnsafeRawBufferPointer?) throws(EAPIError) {
+        if let payload, let req = JobRequest(fast: payload, requireParams: true) {
+            guard req.oid.kind == .unit else { throw .invalidParams("action: \(req.oid) is not a unit") }
+            try core.submitAction(req)
+            return
+        }
+        try action(try Params.value(payload))
+    }
+
     /// `run`
     public func run(_ payload: MsgPackValue?) throws(EAPIError) {
         let req = try JobRequest(payload, method: "run", requireParams: false)

@@ -137,6 +137,86 @@ struct JobRequest {
     }
 }
 
+extension JobRequest {
+    private static let keys: [ShortKey] = [ShortKey("uuid"), ShortKey("i"), ShortKey("timeout"),
+                                            ShortKey("priority"), ShortKey("params")]
+
+    /// Reads the usual payload straight from its bytes: a map with fixstr
+    /// keys, `uuid` a 16-byte bin, `i` an ASCII OID, `timeout` and
+    /// `priority` absent, nil or in range, `params` a map (or absent when
+    /// not required). Anything else (valid or not) gives nil, for the
+    /// general path, which reads every payload this one reads the same way.
+    init?(fast payload: UnsafeRawBufferPointer, requireParams: Bool) {
+        let end = payload.count
+        guard end > 0 else { return nil }
+        var p: Int
+        let count: Int
+        switch payload[0] {
+        case 0x80...0x8F:
+            count = Int(payload[0] & 0x0F)
+            p = 1
+        case 0xDE:
+            guard let n = MsgPackScanner.bigEndian(payload, 1, 2) else { return nil }
+            count = Int(n)
+            p = 3
+        default:
+            return nil
+        }
+        var found: [UnsafeRawBufferPointer?] = [nil, nil, nil, nil, nil]
+        for _ in 0..<count {
+            guard p < end else { return nil }
+            let k = payload[p]
+            guard k >= 0xA0, k <= 0xBF else { return nil }
+            let keyCount = Int(k & 0x1F)
+            guard end - p - 1 >= keyCount else { return nil }
+            var name: UInt64 = 0
+            if keyCount <= 8 { for i in 0..<keyCount { name = name << 8 | UInt64(payload[p + 1 + i]) } }
+            p += 1 + keyCount
+            guard let valueEnd = MsgPackScanner.valueEnd(payload, from: p, maxDepth: 7) else { return nil }
+            for (n, key) in Self.keys.enumerated() where found[n] == nil && key.count == keyCount && key.word == name {
+                found[n] = UnsafeRawBufferPointer(rebasing: payload[p..<valueEnd])
+                break
+            }
+            p = valueEnd
+        }
+        guard p == end else { return nil }
+        // uuid: bin 8 of 16 bytes
+        guard let u = found[0], u.count == 18, u[0] == 0xC4, u[1] == 16 else { return nil }
+        var hi: UInt64 = 0
+        var lo: UInt64 = 0
+        for i in 0..<8 { hi = hi << 8 | UInt64(u[2 + i]) }
+        for i in 0..<8 { lo = lo << 8 | UInt64(u[10 + i]) }
+        // i: an ASCII OID
+        guard let iBytes = found[1].flatMap(MapFields.str), OIDBytes.isASCII(iBytes),
+              let oid = OID(String(decoding: iBytes, as: UTF8.self))
+        else { return nil }
+        var timeout: UInt64?
+        if let t = found[2], t[0] != 0xC0 {
+            guard let v = MapFields.int(t), v >= 0 else { return nil }
+            timeout = v == 0 ? nil : UInt64(v) > UInt64.max / 2_000 ? nil : UInt64(v) * 1_000
+        }
+        var priority = Self.defaultPriority
+        if let pr = found[3], pr[0] != 0xC0 {
+            guard let v = MapFields.int(pr), let u8 = UInt8(exactly: v) else { return nil }
+            priority = u8
+        }
+        var params: MsgPackMap?
+        if let pm = found[4] {
+            guard pm[0] >= 0x80 && pm[0] <= 0x8F || pm[0] == 0xDE || pm[0] == 0xDF,
+                  case .map(let m)? = try? MsgPackValue(decodingValid: pm)
+            else { return nil }
+            params = m
+        } else if requireParams {
+            return nil
+        }
+        self.uuid = ActionUUID(hi: hi, lo: lo)
+        self.oid = oid
+        self.timeout = timeout
+        self.priority = priority
+        self.params = params
+    }
+}
+
 /// `terminate`: `{u}` or `{uuid}`.
 func parseTerminate(_ payload: MsgPackValue?) throws(EAPIError) -> ActionUUID {
     guard let payload, case .map(let m) = payload else { throw .invalidParams("terminate: params must be a map") }

@@ -53,30 +53,31 @@ final class EngineCore: @unchecked Sendable {
     let lifecycle = Condition()
     var threadList: [JoinableThread] = []
 
-    // Guarded by `monitor`.
-    var units: [String: UnitRecord] = [:]
-    var jobs: [ActionUUID: Job] = [:]
-    var nextSeq: UInt64 = 1
-    var unitTasks = Fifo<EngineTask>()
-    var macroTasks = Fifo<EngineTask>()
-    var idleUnitWorkers = 0
-    var idleMacroWorkers = 0
+    // Guarded by `monitor` (so no dynamic exclusivity check: the lock rules
+    // out overlapping access).
+    @exclusivity(unchecked) var units: [String: UnitRecord] = [:]
+    @exclusivity(unchecked) var jobs: [ActionUUID: Job] = [:]
+    @exclusivity(unchecked) var nextSeq: UInt64 = 1
+    @exclusivity(unchecked) var unitTasks = Fifo<EngineTask>()
+    @exclusivity(unchecked) var macroTasks = Fifo<EngineTask>()
+    @exclusivity(unchecked) var idleUnitWorkers = 0
+    @exclusivity(unchecked) var idleMacroWorkers = 0
     /// Signals sent to idle workers that have not woken yet (no need to
     /// signal again for the next task).
-    var unitWakeups = 0
-    var macroWakeups = 0
-    var timers = TimerHeap()
-    var timerSleeping = false
-    var timerWakeAt = UInt64.max
-    var macroWaiting = JobHeap()
-    var macroRunning = 0
-    var pumping = false
+    @exclusivity(unchecked) var unitWakeups = 0
+    @exclusivity(unchecked) var macroWakeups = 0
+    @exclusivity(unchecked) var timers = TimerHeap()
+    @exclusivity(unchecked) var timerSleeping = false
+    @exclusivity(unchecked) var timerWakeAt = UInt64.max
+    @exclusivity(unchecked) var macroWaiting = JobHeap()
+    @exclusivity(unchecked) var macroRunning = 0
+    @exclusivity(unchecked) var pumping = false
     /// Threads that own a job's publishing right now.
-    var publishers = 0
-    var started = false
-    var stopping = false
+    @exclusivity(unchecked) var publishers = 0
+    @exclusivity(unchecked) var started = false
+    @exclusivity(unchecked) var stopping = false
     /// Unit workers that run (drains are handed to them only when some do).
-    var unitWorkerCount = 0
+    @exclusivity(unchecked) var unitWorkerCount = 0
 
     init(config: ActionConfig, host: any ServiceHost, effects: any ActionEffects) {
         self.host = host

@@ -31,7 +31,10 @@ enum MacroWait {
 }
 
 /// A unit action or an lmacro run. Every mutable field is only touched with
-/// the engine lock held (`EngineCore` owns all jobs).
+/// the engine lock held (`EngineCore` owns all jobs), so the fields skip the
+/// dynamic exclusivity check (`@exclusivity(unchecked)`): the lock already
+/// rules out overlapping access, and the check cost a thread-local lookup
+/// per access on the hot path.
 final class Job {
     let seq: UInt64
     let uuid: ActionUUID
@@ -48,26 +51,26 @@ final class Job {
     let args: [MsgPackValue]
     let kwargs: MsgPackMap
 
-    var phase = JobPhase.waiting
+    @exclusivity(unchecked) var phase = JobPhase.waiting
     /// Events not yet published, oldest first.
-    var outbox: [JobEvent] = []
+    @exclusivity(unchecked) var outbox: [JobEvent] = []
     /// A thread is publishing this job's events (only that one publishes).
-    var publishing = false
-    var terminalAppended = false
+    @exclusivity(unchecked) var publishing = false
+    @exclusivity(unchecked) var terminalAppended = false
 
     /// Timer: when it fires, and the position in the timer heap (-1: none).
-    var timerAt: UInt64 = 0
-    var timerIndex = -1
+    @exclusivity(unchecked) var timerAt: UInt64 = 0
+    @exclusivity(unchecked) var timerIndex = -1
     /// Unit actions: when the simulated work ends.
-    var completeAt = UInt64.max
+    @exclusivity(unchecked) var completeAt = UInt64.max
 
     // Lmacro runs.
-    var pc = 0
-    var output: MsgPackValue = .nil
-    var wait = MacroWait.busy
-    var sleepEnd = UInt64.max
+    @exclusivity(unchecked) var pc = 0
+    @exclusivity(unchecked) var output: MsgPackValue = .nil
+    @exclusivity(unchecked) var wait = MacroWait.busy
+    @exclusivity(unchecked) var sleepEnd = UInt64.max
     /// The run an `action` step belongs to.
-    var parent: Job?
+    @exclusivity(unchecked) var parent: Job?
 
     init(seq: UInt64, uuid: ActionUUID, topic: String, priority: UInt8, deadline: UInt64,
          unit: UnitRecord?, value: MsgPackValue, macro: MacroRecord?,
@@ -95,11 +98,11 @@ final class UnitRecord {
     let oid: OID
     let topic: String
     let settings: UnitSettings
-    var running: Job?
+    @exclusivity(unchecked) var running: Job?
     /// Waiting actions; ended ones are dropped lazily when popped.
-    var waiting = JobHeap()
+    @exclusivity(unchecked) var waiting = JobHeap()
     /// A `.startUnit` task is queued (or a worker is about to start one).
-    var scheduled = false
+    @exclusivity(unchecked) var scheduled = false
 
     init(oid: OID, settings: UnitSettings) {
         self.oid = oid
@@ -113,7 +116,7 @@ final class MacroRecord {
     let definition: MacroDefinition
     let topic: String
     /// Waiting and running runs, by job seq.
-    var live: [UInt64: Job] = [:]
+    @exclusivity(unchecked) var live: [UInt64: Job] = [:]
 
     init(_ definition: MacroDefinition) {
         self.definition = definition

@@ -1,0 +1,29 @@
+import EAPI
+import EvaFFI
+import VirtualController
+
+/// The controller as an FFI service, for the fuzz targets: the same
+/// one-to-one adapter as the library's `ControllerService` (which is
+/// internal to the export shim), so that a target can make a fresh
+/// `FFIServiceRuntime` whenever it wants a new controller.
+public final class FuzzControllerService: FFIService {
+    let controller: VirtualController
+
+    public init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
+        controller = try VirtualController(initial: initial, host: host)
+    }
+
+    public var info: ServiceInfo { VirtualController.info }
+    public func prepare() throws(EAPIError) { try controller.prepare() }
+    public func launch() throws(EAPIError) { try controller.launch() }
+    public func terminate() { controller.terminate() }
+
+    public func handleCall(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?,
+                           reply: MsgPackWriter) throws(EAPIError) {
+        try controller.handleCall(method: method, payload: payload, reply: reply)
+    }
+
+    public func handleFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+        controller.handleFrame(topic: topic, payload: payload)
+    }
+}
