@@ -78,7 +78,7 @@ run_target() {
         "$work" "${seeds[@]}" >"$log" 2>&1
     local rc=$?
     local execs cov ft corp
-    execs=$(grep -a 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+    execs=$(grep -a 'stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
     cov=$(grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 |
         sed -nE 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/\1 \2 \3/p')
     read -r cov ft corp <<<"${cov:-? ? ?}"

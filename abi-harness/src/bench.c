@@ -29,6 +29,7 @@ struct bench_side {
     int slot;
     unsigned threads;
     uint64_t calls, ns;       /* measured rounds only */
+    uint64_t cpu_ns;          /* CPU time the bench threads got in them */
     double *round_ns_per_call;
 };
 
@@ -123,7 +124,7 @@ static int bench_wait_actions(struct bench_side *s, const struct bench_options *
 /* one round (or the warmup) of one library; 0 or an exit code */
 static int bench_round(struct bench_team *team, struct bench_side *s, const struct bench_workload *w,
                        const struct bench_options *o, uint64_t iterations, uint64_t duration_ns, int measure,
-                       uint64_t *calls, uint64_t *ns)
+                       uint64_t *calls, uint64_t *ns, uint64_t *cpu_ns)
 {
     struct bench_job job = {s->target, s->slot, s->threads, iterations, duration_ns, measure};
     struct bench_round_result r;
@@ -137,6 +138,7 @@ static int bench_round(struct bench_team *team, struct bench_side *s, const stru
     if (w->has_actions && bench_wait_actions(s, o, &end) < 0) return HARNESS_EXIT_FAILED;
     *calls = r.calls;
     *ns = end > r.start_ns ? end - r.start_ns : 1;
+    *cpu_ns = r.cpu_ns;
     return 0;
 }
 
@@ -145,10 +147,10 @@ static void bench_print_result(struct bench_team *team, const struct bench_side 
     double p50, p99;
     bench_team_percentiles(team, s->slot, &p50, &p99);
     double secs = (double)s->ns / 1e9;
-    printf("result %s: %s=%llu seconds=%.3f %s_per_s=%.0f ns_per_%s=%.1f p50_ns=%.0f p99_ns=%.0f\n", s->label,
-           w->frame_mode ? "frames" : "calls", (unsigned long long)s->calls, secs, w->frame_mode ? "frames" : "calls",
-           secs > 0 ? (double)s->calls / secs : 0, w->frame_mode ? "frame" : "call",
-           s->calls ? (double)s->ns / (double)s->calls : 0, p50, p99);
+    printf("result %s: %s=%llu seconds=%.3f %s_per_s=%.0f ns_per_%s=%.1f p50_ns=%.0f p99_ns=%.0f cpu_s=%.3f\n",
+           s->label, w->frame_mode ? "frames" : "calls", (unsigned long long)s->calls, secs,
+           w->frame_mode ? "frames" : "calls", secs > 0 ? (double)s->calls / secs : 0, w->frame_mode ? "frame" : "call",
+           s->calls ? (double)s->ns / (double)s->calls : 0, p50, p99, (double)s->cpu_ns / 1e9);
 }
 
 static void bench_print_published(struct bench_side *s, const struct bench_workload *w)
@@ -172,10 +174,10 @@ static int bench_run(const struct bench_options *o, struct bench_workload *w, st
     unsigned most = nsides == 2 && sides[1].threads > sides[0].threads ? sides[1].threads : sides[0].threads;
     struct bench_team *team = bench_team_start(most, w, o);
     int rc = 0;
-    uint64_t calls, ns;
+    uint64_t calls, ns, cpu;
     /* warmup: unmeasured, per library */
     for (int i = 0; i < nsides && rc == 0 && o->warmup > 0; i++)
-        rc = bench_round(team, &sides[i], w, o, 0, (uint64_t)(o->warmup * 1e9), 0, &calls, &ns);
+        rc = bench_round(team, &sides[i], w, o, 0, (uint64_t)(o->warmup * 1e9), 0, &calls, &ns, &cpu);
     uint64_t duration = o->count ? 0 : (uint64_t)(o->seconds / o->rounds * 1e9);
     double *ratios = harness_xcalloc(o->rounds, sizeof *ratios);
     for (unsigned r = 0; r < o->rounds && rc == 0; r++) {
@@ -183,10 +185,11 @@ static int bench_run(const struct bench_options *o, struct bench_workload *w, st
         for (int k = 0; k < nsides && rc == 0; k++) {
             struct bench_side *s = &sides[r % 2 && nsides == 2 ? nsides - 1 - k : k];
             uint64_t per_thread = o->count ? o->count / o->rounds / s->threads : 0;
-            rc = bench_round(team, s, w, o, per_thread, duration, 1, &calls, &ns);
+            rc = bench_round(team, s, w, o, per_thread, duration, 1, &calls, &ns, &cpu);
             if (rc) break;
             s->calls += calls;
             s->ns += ns;
+            s->cpu_ns += cpu;
             s->round_ns_per_call[r] = (double)ns / (double)(calls ? calls : 1);
         }
         if (rc) break;

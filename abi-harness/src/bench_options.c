@@ -54,11 +54,12 @@ void bench_options_usage(FILE *f)
           "  startup A: dlopen_ms=.. init_ms=.. ready_ms=.. file_bytes=..   (init_ms: dlopen start to svc_init return)\n"
           "  reply A METHOD: JSON                   the first reply of each call of the iteration\n"
           "  round N: A .. calls/s (.. ns/call), B ..., A/B ..\n"
-          "  result A: calls=.. seconds=.. calls_per_s=.. ns_per_call=.. p50_ns=.. p99_ns=..\n"
+          "  result A: calls=.. seconds=.. calls_per_s=.. ns_per_call=.. p50_ns=.. p99_ns=.. cpu_s=..\n"
           "  ratio A/B: median=.. min=.. max=.. rounds=..\n"
           "  published A: frames=.. act=.. act_terminal=..   actions A: accepted=.. terminal=..\n"
           "  rss: before_kib=.. after_kib=..     rss A after N calls: kib=..\n"
-          "ns_per_call is wall time / calls (all threads together); p50/p99 are per call latencies.\n\n"
+          "ns_per_call is wall time / calls (all threads together); p50/p99 are per call latencies;\n"
+          "cpu_s is the CPU time the bench threads got (less than threads x seconds on a busy machine).\n\n"
           "exit codes: 0 ok, 1 a reply failed or actions did not end, 2 usage, 3 launch failed\n",
           f);
 }

@@ -35,5 +35,7 @@ double bench_median(double *v, size_t n); /* sorts v */
 long bench_rss_kib(void);
 /* ns of the monotonic clock */
 uint64_t bench_now_ns(void);
+/* CPU time of the calling thread, ns */
+uint64_t bench_thread_cpu_ns(void);
 
 #endif

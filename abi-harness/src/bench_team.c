@@ -198,10 +198,12 @@ static void *bench_worker_main(void *arg)
 
         memset(&wk->r, 0, sizeof wk->r);
         if (wk->index < job.threads) {
+            uint64_t cpu0 = bench_thread_cpu_ns();
             wk->r.start_ns = bench_now_ns();
             if (team->w->frame_mode) bench_worker_frames(wk, &job);
             else bench_worker_calls(wk, &job);
             wk->r.end_ns = bench_now_ns();
+            wk->r.cpu_ns = bench_thread_cpu_ns() - cpu0;
         }
 
         pthread_mutex_lock(&team->mutex);
@@ -273,6 +275,7 @@ void bench_team_run(struct bench_team *team, const struct bench_job *job, struct
         if (i == 0 || r->start_ns < out->start_ns) out->start_ns = r->start_ns;
         if (r->end_ns > out->end_ns) out->end_ns = r->end_ns;
         out->calls += r->calls;
+        out->cpu_ns += r->cpu_ns;
         out->iterations += r->iterations;
         out->accepted += r->accepted;
         if (r->failed && !out->failed) {

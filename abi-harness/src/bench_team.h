@@ -26,6 +26,7 @@ struct bench_job {
 
 struct bench_round_result {
     uint64_t start_ns, end_ns; /* first thread start, last thread end */
+    uint64_t cpu_ns;           /* CPU time the threads got, together */
     uint64_t calls;            /* calls or frames */
     uint64_t iterations;
     uint64_t accepted;         /* successful action/run calls */
