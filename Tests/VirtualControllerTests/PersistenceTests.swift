@@ -157,7 +157,9 @@ import Testing
                 }
             }!
         }
-        sleepSeconds(0.01)
+        // Race terminate against writes in progress, not against threads
+        // that a loaded machine has not scheduled yet.
+        #expect(waitUntil { accepted.value.count >= 50 })
         h.controller.terminate()
         threads.forEach { $0.join() }
         let stored = try #require(h.host.registry[Self.key]?.mapValue)
