@@ -122,3 +122,16 @@ extension MsgPackValue {
         if case .map(let m) = self { m[key] } else { nil }
     }
 }
+
+extension MsgPackValue {
+    /// Containers nested in this value: 0 for a scalar, 1 for `[1]`.
+    /// libmsgpack decodes at most 32 levels, so a value stored for later
+    /// sending must leave room for the maps it is sent inside.
+    public var nestingDepth: Int {
+        switch self {
+        case .array(let a): 1 + (a.lazy.map(\.nestingDepth).max() ?? 0)
+        case .map(let m): 1 + (m.entries.lazy.map { max($0.key.nestingDepth, $0.value.nestingDepth) }.max() ?? 0)
+        default: 0
+        }
+    }
+}

@@ -46,7 +46,18 @@ struct VarStore: ~Copyable {
         }
     }
 
+    /// Nesting a stored variable may have. Variables go out again inside
+    /// other containers (the registry's `{key, value: {name: v}}`, a bulk
+    /// `RAW` list), and libmsgpack peers read at most 32 levels: 24 leaves
+    /// room, where an unbounded `name[n]` chain could nest past any limit.
+    static let maxNestingDepth = 24
+
     mutating func set(_ tag: PLCTag, _ value: MsgPackValue) throws(EAPIError) {
+        let added: Int
+        if case .index = tag.selector { added = 1 } else { added = 0 }
+        guard value.nestingDepth + added <= Self.maxNestingDepth else {
+            throw .invalidParams("\(tag) would nest deeper than \(Self.maxNestingDepth) levels")
+        }
         switch tag.selector {
         case .whole:
             values[tag.name] = value

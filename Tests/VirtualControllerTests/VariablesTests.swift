@@ -291,3 +291,42 @@ import Testing
         #expect(h.code("var.list", [true]) == .invalidParams)
     }
 }
+
+/// Stored variables go out again inside other containers (registry writes,
+/// bulk RAW frames), which libmsgpack peers read to 32 levels only: found by
+/// the rpc fuzz target, where element writes nested a value deeper and
+/// deeper until a persisted `key_set` could no longer be read.
+@Suite struct VariableNestingTests {
+    static func nested(_ depth: Int) -> MsgPackValue {
+        var v: MsgPackValue = 1
+        for _ in 0..<depth { v = [v] }
+        return v
+    }
+
+    @Test func nestingIsCappedForWholeAndElementWrites() throws {
+        let h = try ControllerHarness(config: [:])
+        try h.varSet("deep", Self.nested(24))
+        #expect(try h.varGet("deep")?.nestingDepth == 24)
+        #expect(throws: EAPIError.invalidParams()) { try h.varSet("deeper", Self.nested(25)) }
+        // An element write adds the array around the value.
+        try h.varSet("arr[0]", Self.nested(23))
+        #expect(throws: EAPIError.invalidParams()) { try h.varSet("arr[1]", Self.nested(24)) }
+        // Feeding a variable back into an element of itself stops at the cap.
+        var value = try #require(try h.varGet("arr"))
+        var refused = false
+        for _ in 0..<40 {
+            do {
+                try h.varSet("arr[0]", value)
+            } catch {
+                #expect(error == .invalidParams())
+                refused = true
+                break
+            }
+            value = try #require(try h.varGet("arr"))
+        }
+        #expect(refused)
+        #expect(value.nestingDepth <= 24)
+        #expect(Self.nested(3).nestingDepth == 3)
+        #expect(MsgPackValue.map(["a": [["b": 1]]]).nestingDepth == 3)
+    }
+}
