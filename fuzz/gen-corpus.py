@@ -304,6 +304,37 @@ def init_seeds():
     return s
 
 
+def nested(levels):
+    v = 1
+    for _ in range(levels):
+        v = [v]
+    return v
+
+
+def regression_seeds():
+    """Inputs that once found something (fuzz/regressions/, kept by hand too)."""
+    return {
+        # var.set of a variable that nests 31 levels (whole, and w[0] around a
+        # 30-level value), then stop: the write-through at terminate nested 33
+        # levels, which libmsgpack (the library reading it back) refuses.
+        "rpc/deep-variable-unpersistable": (record("var.set", {"i": "keep", "value": 1})
+                                            + record("var.set", {"i": "w[0]", "value": nested(30)})
+                                            + record("var.set", {"i": "whole", "value": nested(31)})
+                                            + record("stop", NONE)),
+        # set of an item value nesting 31 levels, then list: the reply nested 33.
+        "rpc/deep-item-unreadable-list": (record("set", {"i": "sensor:deep/item", "value": nested(31)})
+                                          + record("list", NONE)),
+    }
+
+
+def write_regressions():
+    for name, data in regression_seeds().items():
+        path = os.path.join(HERE, "regressions", name + ".bin")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
 def write(folder, seeds):
     path = os.path.join(HERE, "corpus", folder)
     if os.path.isdir(path):
@@ -354,6 +385,7 @@ def main():
     write("rpc", rpc_seeds())
     write("frame", frame_seeds())
     write("init", init_seeds())
+    write_regressions()
     write_dict("rpc", METHODS + MSGPACK,
                ["i", "value", "status", "values", "full", "uuid", "u", "timeout", "priority", "params", "args",
                 "kwargs", "config", "failed"] + OIDS + TAGS)

@@ -11,7 +11,9 @@
 # fuzz/regressions/TARGET (inputs that once found something: replayed first).
 # A finding leaves its input in build/fuzz/artifacts/ and the log in
 # build/fuzz/logs/ (build/fuzz/smoke/... for --smoke); reproduce it with
-#   FUZZ_RESET_EVERY=1 .build-fuzz/release/fuzz-TARGET ARTIFACT
+#   SWIFT_BACKTRACE=enable=no FUZZ_RESET_EVERY=1 .build-fuzz/release/fuzz-TARGET ARTIFACT
+# (a finding of rpc/frame may need the state earlier inputs left: then the
+# log's last inputs tell what to put in a regression input).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,6 +21,9 @@ BUILD=${BUILD:-$ROOT/build}
 SWIFT=${SWIFT:-swift}
 SCRATCH=${FUZZ_SCRATCH:-$ROOT/.build-fuzz}
 OUT=$BUILD/fuzz
+# Swift's own crash backtracer would catch a finding's signal first and hide
+# the stack the sanitizer prints.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 seconds=60
 jobs=2
 smoke=0

@@ -168,6 +168,11 @@ extension ControllerCore {
             }
             status = v16
         }
+        // An item's value goes out inside `list` replies and bulk RAW frames
+        // (two levels more), which libmsgpack peers read to 32 levels only.
+        if let value = map["value"], value.nestingDepth > VarStore.maxNestingDepth {
+            throw .invalidParams("value would nest deeper than \(VarStore.maxNestingDepth) levels")
+        }
         try setItem(oid, status: status, value: map["value"])
     }
 
