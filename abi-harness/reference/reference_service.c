@@ -81,9 +81,23 @@ static bool g_auto_create;
 static bool g_fail_mode;
 static bool g_react_to_fail;
 static double g_shutdown_timeout = 5.0;
+static int64_t g_workers = 1;   /* initial.workers: <= 1 is a one-thread launcher */
 static char *g_info;
 static size_t g_info_len;
 static char *g_registry_key; /* eva/svc_data/<id>/items; NULL without an id */
+
+/* The registry: restored by the first item call after svc_prepare, saved by a
+ * saver thread after changes (never from a lifecycle callback: on a one-worker
+ * EVA ICS 4.2 node an RPC_CALL made there never returns). */
+static pthread_mutex_t g_restore_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool g_restored;   /* the first item call has read the registry */
+static int32_t g_restore_rc;     /* its outcome (guarded by g_restore_mu) */
+static pthread_mutex_t g_save_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_save_cv = PTHREAD_COND_INITIALIZER;
+static atomic_bool g_save_dirty; /* a change not saved yet */
+static bool g_save_quit;         /* guarded by g_save_mu */
+static bool g_saver_up;          /* the saver thread exists (lifecycle thread only) */
+static pthread_t g_saver;
 
 /* ------------------------------------------------------------------------ */
 /* Per-thread state                                                          */
@@ -872,6 +886,10 @@ static int32_t parse_initial(const msgpack_object *root, const msgpack_object **
             if (!g_registry_key)
                 return init_fail("out of memory");
             snprintf(g_registry_key, n, "%s%.*s%s", prefix, (int)v->via.str.size, v->via.str.ptr, suffix);
+        } else if (KEY_IS(k, "workers")) {
+            int64_t w;
+            if (obj_int64(v, &w))
+                g_workers = w;
         } else if (KEY_IS(k, "fail_mode")) {
             g_fail_mode = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
         } else if (KEY_IS(k, "react_to_fail")) {
@@ -921,6 +939,10 @@ EXPORT int32_t svc_init(struct EvaFFIBuffer *initial)
     atomic_store(&g_log_level, EVA_LOG_LEVEL_INFO);
     g_auto_create = g_fail_mode = g_react_to_fail = false;
     g_shutdown_timeout = 5.0;
+    g_workers = 1;
+    atomic_store(&g_restored, false);
+    g_restore_rc = EVA_OK;
+    atomic_store(&g_save_dirty, false);
     table_clear();
     free(g_info);
     g_info = NULL;
@@ -1175,17 +1197,85 @@ static void mark_items_failed(struct tls_state *t)
     pthread_rwlock_unlock(&g_items.lock);
 }
 
+/* The first item call after svc_prepare (on a call thread, never on the
+ * launcher's) checks the core and restores the saved items; the calls that
+ * arrive meanwhile wait for it. Its outcome answers every later item call:
+ * a failed read leaves the service unusable, as a failed prepare would. */
+static int32_t ensure_restored(struct tls_state *t)
+{
+    if (atomic_load_explicit(&g_restored, memory_order_acquire))
+        return g_restore_rc;
+    pthread_mutex_lock(&g_restore_mu);
+    if (!atomic_load_explicit(&g_restored, memory_order_relaxed)) {
+        int16_t rc = check_core(t);
+        if (rc == EVA_OK)
+            rc = restore_items(t);
+        if (rc == EVA_OK && g_fail_mode && g_react_to_fail)
+            mark_items_failed(t); /* the saved states were restored over them */
+        g_restore_rc = rc;
+        atomic_store_explicit(&g_restored, true, memory_order_release);
+    }
+    int32_t rc = g_restore_rc;
+    pthread_mutex_unlock(&g_restore_mu);
+    return rc;
+}
+
+static void save_wake(void)
+{
+    pthread_mutex_lock(&g_save_mu);
+    pthread_cond_signal(&g_save_cv);
+    pthread_mutex_unlock(&g_save_mu);
+}
+
+/* A change to save: only the first change after a save wakes the saver. */
+static void mark_dirty(void)
+{
+    if (g_registry_key && !atomic_exchange(&g_save_dirty, true))
+        save_wake();
+}
+
+/* Saves after changes, at most every 50 ms. With workers >= 2 it makes the
+ * last save while svc_terminate waits for it; with one worker svc_terminate
+ * cannot wait for an RPC_CALL, so it stops the saver without a last save. */
+static void *saver_main(void *arg)
+{
+    (void)arg;
+    struct tls_state *t = tls_get();
+    for (;;) {
+        pthread_mutex_lock(&g_save_mu);
+        while (!g_save_quit && !atomic_load(&g_save_dirty))
+            pthread_cond_wait(&g_save_cv, &g_save_mu);
+        bool quit = g_save_quit;
+        pthread_mutex_unlock(&g_save_mu);
+        if (quit && (g_workers <= 1 || !atomic_load(&g_save_dirty)))
+            break;
+        if (t && atomic_load_explicit(&g_restored, memory_order_acquire) && g_restore_rc == EVA_OK) {
+            atomic_store(&g_save_dirty, false);
+            save_items(t);
+        } else {
+            atomic_store(&g_save_dirty, false); /* nothing restored: nothing to overwrite the registry with */
+        }
+        if (quit)
+            break;
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 50000000}, NULL);
+    }
+    if (t)
+        tls_release(t);
+    return NULL;
+}
+
 EXPORT int16_t svc_prepare(void)
 {
     struct tls_state *t = tls_get();
     if (!t)
         return EVA_ERR_CODE_SYSTEM_ERROR;
     atomic_store(&g_bus_up, true);
-    int16_t rc = check_core(t);
-    if (rc == EVA_OK)
-        rc = restore_items(t);
-    if (rc != EVA_OK)
-        return rc;
+#ifdef BREAK_PREPARE_RPC
+    /* Broken: reads the core and the registry right here, on the launcher's
+     * thread. Fine with workers >= 2; hangs a one-worker EVA ICS 4.2 node. */
+    if (ensure_restored(t) != EVA_OK)
+        return (int16_t)g_restore_rc;
+#endif
     if (g_fail_mode) {
         if (g_react_to_fail)
             mark_items_failed(t);
@@ -1217,6 +1307,16 @@ static void *chatter(void *arg)
 
 EXPORT int16_t svc_launch(void)
 {
+#ifndef BREAK_PREPARE_RPC
+    if (g_registry_key && !g_saver_up) {
+        pthread_mutex_lock(&g_save_mu);
+        g_save_quit = false;
+        pthread_mutex_unlock(&g_save_mu);
+        g_saver_up = pthread_create(&g_saver, NULL, saver_main, NULL) == 0;
+        if (!g_saver_up)
+            log_warn("registry: no saver thread, item states will not be saved");
+    }
+#endif
 #ifdef BREAK_TERMINATE
     pthread_t th;
     if (pthread_create(&th, NULL, chatter, NULL) == 0)
@@ -1230,9 +1330,24 @@ EXPORT int16_t svc_terminate(void)
     /* from here on methods answer NOT_READY */
     bool was_ready = atomic_exchange(&g_ready, false);
     log_info("terminating");
+#ifdef BREAK_PREPARE_RPC
+    /* Broken: an RPC_CALL on the launcher's thread (see svc_prepare). */
     struct tls_state *t = tls_get();
-    if (was_ready && t)
+    if (was_ready && t && atomic_load(&g_restored) && g_restore_rc == EVA_OK)
         save_items(t);
+#else
+    (void)was_ready;
+    if (g_saver_up) {
+        pthread_mutex_lock(&g_save_mu);
+        g_save_quit = true;
+        pthread_cond_signal(&g_save_cv);
+        pthread_mutex_unlock(&g_save_mu);
+        /* with one worker the saver makes no new call once told to quit, so
+         * joining it waits at most for a save already under way */
+        pthread_join(g_saver, NULL);
+        g_saver_up = false;
+    }
+#endif
     atomic_store(&g_stopped, true);
     /* wait until op calls already under way (on other threads) are over, so
      * that none is made after this returns */
@@ -1369,7 +1484,10 @@ static int32_t m_set(struct tls_state *t, const struct EvaFFIRpcEvent *ev)
     int32_t rc = parse_item_params(t, ev, true, &p);
     if (rc != EVA_OK)
         return rc;
-    return item_update(t, p.oid, p.oid_len, p.kind_len, g_auto_create, p.has_status, p.status, p.value);
+    rc = item_update(t, p.oid, p.oid_len, p.kind_len, g_auto_create, p.has_status, p.status, p.value);
+    if (rc == EVA_OK)
+        mark_dirty();
+    return rc;
 }
 
 static int32_t m_info(struct tls_state *t)
@@ -1428,7 +1546,9 @@ EXPORT int32_t svc_on_rpc_call(struct EvaFFIRpcEvent *ev)
             break;
         }
 #endif
-        rc = m == M_LIST ? m_list(t, ev) : m == M_GET ? m_get(t, ev) : m_set(t, ev);
+        rc = ensure_restored(t);
+        if (rc == EVA_OK)
+            rc = m == M_LIST ? m_list(t, ev) : m == M_GET ? m_get(t, ev) : m_set(t, ev);
         break;
     default:
         rc = EVA_ERR_CODE_METHOD_NOT_FOUND;
