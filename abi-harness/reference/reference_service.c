@@ -1197,6 +1197,8 @@ static void mark_items_failed(struct tls_state *t)
     pthread_rwlock_unlock(&g_items.lock);
 }
 
+static void mark_dirty(void);
+
 /* The first item call after svc_prepare (on a call thread, never on the
  * launcher's) checks the core and restores the saved items; the calls that
  * arrive meanwhile wait for it. Its outcome answers every later item call:
@@ -1214,6 +1216,9 @@ static int32_t ensure_restored(struct tls_state *t)
             mark_items_failed(t); /* the saved states were restored over them */
         g_restore_rc = rc;
         atomic_store_explicit(&g_restored, true, memory_order_release);
+        /* the configured items join the saved ones in the registry */
+        if (rc == EVA_OK)
+            mark_dirty();
     }
     int32_t rc = g_restore_rc;
     pthread_mutex_unlock(&g_restore_mu);
