@@ -48,6 +48,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+#ifdef RELY_PROBE
+#include "reference_probe.h"
+#endif
+
 #ifdef BREAK_SYMBOLS
 /* Broken: eva_svc_get_result is defined but not exported. */
 #define EXPORT_GET_RESULT __attribute__((visibility("hidden")))
@@ -697,6 +701,9 @@ static const struct method_desc methods[] = {
     {"list", "list items with their state, ordered by OID", NULL, 0},
     {"get", "get the state of an item", params_get, 1},
     {"set", "set the status and/or value of an item", params_set, 3},
+#ifdef BREAK_INFO_PARAMS
+    {"noparams", NULL, NULL, 0}, /* Broken: packed without "params" */
+#endif
 };
 
 static int pack_info(msgpack_packer *pk)
@@ -709,11 +716,26 @@ static int pack_info(msgpack_packer *pk)
            pack_cstr(pk, SVC_DESCRIPTION);
 #else
     size_t nm = sizeof methods / sizeof methods[0];
+#ifdef RELY_PROBE
+    size_t extra = probe_method_count();
+#else
+    size_t extra = 0;
+#endif
     int e = msgpack_pack_map(pk, 4) | pack_cstr(pk, "author") | pack_cstr(pk, SVC_AUTHOR) |
             pack_cstr(pk, "version") | pack_cstr(pk, SVC_VERSION) | pack_cstr(pk, "description") |
-            pack_cstr(pk, SVC_DESCRIPTION) | pack_cstr(pk, "methods") | msgpack_pack_map(pk, nm);
+            pack_cstr(pk, SVC_DESCRIPTION) | pack_cstr(pk, "methods") | msgpack_pack_map(pk, nm + extra);
+#ifdef RELY_PROBE
+    e |= probe_pack_methods(pk);
+#endif
     for (size_t i = 0; i < nm; i++) {
         const struct method_desc *m = &methods[i];
+#ifdef BREAK_INFO_PARAMS
+        if (!m->description) {
+            e |= pack_cstr(pk, m->name) | msgpack_pack_map(pk, 1) | pack_cstr(pk, "description") |
+                 pack_cstr(pk, "a method without params");
+            continue;
+        }
+#endif
         e |= pack_cstr(pk, m->name) | msgpack_pack_map(pk, 2) | pack_cstr(pk, "description") |
              pack_cstr(pk, m->description) | pack_cstr(pk, "params") | msgpack_pack_map(pk, m->nparams);
         for (size_t j = 0; j < m->nparams; j++) {
@@ -761,6 +783,9 @@ EXPORT int16_t eva_svc_set_op_fn(uint16_t abi_version, eva_ffi_op_fn f)
     (void)abi_version; /* Broken: any version is accepted. */
 #endif
     atomic_store(&g_op_fn, f);
+#ifdef RELY_PROBE
+    probe_set_op(f);
+#endif
     return EVA_OK;
 }
 
@@ -950,6 +975,9 @@ EXPORT int32_t svc_init(struct EvaFFIBuffer *initial)
     free(g_registry_key);
     g_registry_key = NULL;
 
+#ifdef RELY_PROBE
+    probe_init(initial);
+#endif
     if (!initial || (initial->len > 0 && !initial->data))
         return result_end(t, init_fail("no initial payload"));
     msgpack_object root;
@@ -973,7 +1001,13 @@ EXPORT int32_t svc_init(struct EvaFFIBuffer *initial)
     }
     memcpy(g_info, t->out.data, t->out.size);
     g_info_len = t->out.size;
+#ifdef RELY_INFO_ZERO
+    /* Relies on the launcher: a 0 return gives the launcher's dummy info. */
+    msgpack_sbuffer_clear(&t->out);
+    return result_end(t, EVA_OK);
+#else
     return result_end(t, (int32_t)t->out.size);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1064,6 +1098,11 @@ static int16_t check_core(struct tls_state *t)
     msgpack_packer pk;
     if (rpc_begin(t, "eva.core", "test", &pk) != 0)
         return EVA_ERR_CODE_SYSTEM_ERROR;
+#ifdef RELY_RPC_NO_NUL
+    /* Relies on the launcher: no NUL after a method without params (the
+     * official C++ SDK sends its calls so); the ABI text asks for one. */
+    t->pub.size--;
+#endif
     struct rpc_reply r;
     int16_t rc = rpc_finish(t, "eva.core test", false, &r);
     if (rc == EVA_OK) {
@@ -1281,6 +1320,25 @@ EXPORT int16_t svc_prepare(void)
     if (ensure_restored(t) != EVA_OK)
         return (int16_t)g_restore_rc;
 #endif
+#if defined(RELY_SUBSCRIBE_NO_NUL)
+    /* Relies on the launcher: the last topic needs no NUL (as the C++ SDK
+     * sends it). */
+    static const char topics[] = {'S', 'V', 'C', '/', 'S', 'T'};
+#elif defined(BREAK_EMPTY_TOPIC)
+    /* Broken: an empty topic after SVC/ST: the real launcher loops for ever. */
+    static const char topics[] = "SVC/ST\0";
+#endif
+#if defined(RELY_SUBSCRIBE_NO_NUL) || defined(BREAK_EMPTY_TOPIC)
+    {
+        struct EvaFFIBuffer b = {.len = sizeof topics, .data = (char *)topics, .max = sizeof topics};
+        int32_t src = op_call(EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC, &b);
+        if (src != EVA_OK)
+            log_warn("subscribe SVC/ST: %" PRId32, src);
+    }
+#endif
+#ifdef RELY_PROBE
+    probe_prepare();
+#endif
     if (g_fail_mode) {
         if (g_react_to_fail)
             mark_items_failed(t);
@@ -1312,7 +1370,6 @@ static void *chatter(void *arg)
 
 EXPORT int16_t svc_launch(void)
 {
-#ifndef BREAK_PREPARE_RPC
     if (g_registry_key && !g_saver_up) {
         pthread_mutex_lock(&g_save_mu);
         g_save_quit = false;
@@ -1320,6 +1377,26 @@ EXPORT int16_t svc_launch(void)
         g_saver_up = pthread_create(&g_saver, NULL, saver_main, NULL) == 0;
         if (!g_saver_up)
             log_warn("registry: no saver thread, item states will not be saved");
+    }
+#ifdef RELY_PROBE
+    probe_launch();
+#endif
+#ifdef RELY_EARLY_RAW
+    /* Relies on nothing: publishes every item's state before the core is
+     * active (the core drops these events; a node's core never learns them). */
+    {
+        struct tls_state *t = tls_get();
+        size_t n = 0;
+        pthread_rwlock_rdlock(&g_items.lock);
+        for (size_t i = 0; t && i < g_items.count; i++) {
+            struct item *it = g_items.sorted[i];
+            pthread_mutex_lock(&it->mu);
+            if (publish_state(t, it) == EVA_OK)
+                n++;
+            pthread_mutex_unlock(&it->mu);
+        }
+        pthread_rwlock_unlock(&g_items.lock);
+        log_info("published %zu item states in svc_launch", n);
     }
 #endif
 #ifdef BREAK_TERMINATE
@@ -1335,12 +1412,9 @@ EXPORT int16_t svc_terminate(void)
     /* from here on methods answer NOT_READY */
     bool was_ready = atomic_exchange(&g_ready, false);
     log_info("terminating");
-#ifdef BREAK_PREPARE_RPC
-    /* Broken: an RPC_CALL on the launcher's thread (see svc_prepare). */
-    struct tls_state *t = tls_get();
-    if (was_ready && t && atomic_load(&g_restored) && g_restore_rc == EVA_OK)
-        save_items(t);
-#else
+#ifdef RELY_PROBE
+    probe_terminate();
+#endif
     (void)was_ready;
     if (g_saver_up) {
         pthread_mutex_lock(&g_save_mu);
@@ -1352,6 +1426,11 @@ EXPORT int16_t svc_terminate(void)
         pthread_join(g_saver, NULL);
         g_saver_up = false;
     }
+#ifdef BREAK_PREPARE_RPC
+    /* Broken: an RPC_CALL on the launcher's thread (see svc_prepare). */
+    struct tls_state *t = tls_get();
+    if (was_ready && t && atomic_load(&g_restored) && g_restore_rc == EVA_OK)
+        save_items(t);
 #endif
     atomic_store(&g_stopped, true);
     /* wait until op calls already under way (on other threads) are over, so
@@ -1556,7 +1635,17 @@ EXPORT int32_t svc_on_rpc_call(struct EvaFFIRpcEvent *ev)
             rc = m == M_LIST ? m_list(t, ev) : m == M_GET ? m_get(t, ev) : m_set(t, ev);
         break;
     default:
+#ifdef RELY_PROBE
+        if (!atomic_load(&g_ready)) {
+            rc = EVA_ERR_CODE_NOT_READY;
+            break;
+        }
+        rc = probe_call(ev->method, ev->method_size, ev->payload, ev->payload_size, &t->out);
+        if (rc == EVA_OK && t->out.size > 0)
+            rc = (int32_t)t->out.size;
+#else
         rc = EVA_ERR_CODE_METHOD_NOT_FOUND;
+#endif
         break;
     }
     return result_end(t, rc);
@@ -1573,6 +1662,14 @@ EXPORT void svc_on_frame(struct EvaFFIFrame *fr)
 {
     if (!fr)
         return;
+#ifdef RELY_PROBE
+    probe_frame(fr);
+#endif
+#ifdef RELY_SUBSCRIBE_NO_NUL
+    if (fr->topic && !strcmp(fr->topic, "SVC/ST"))
+        log_info("frame on SVC/ST from %s (%zu bytes)", fr->primary_sender ? fr->primary_sender : "?",
+                 fr->payload_size);
+#endif
     struct tls_state *t = tls_get();
     if (!t)
         return;
