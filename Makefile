@@ -2,8 +2,11 @@
 #   make          release build: build/libeva-virtual-controller.so, build/abi-harness
 #   make run      build, then a demo on examples/virtual.yml
 #   make test     every test; ends with one line "N passed, M failed"
-#   make install EVA_DIR=/opt/eva4
+#   make install EVA_DIR=/opt/eva4   installs what `make` built (no rebuild, no
+#                 swift needed: `make` as yourself, then `sudo make install`)
 #   make clean
+# Swift 6 is not a Debian package: the toolchain comes from swift.org (the
+# tarball for Debian/Ubuntu) or swiftly; see README.md, "Setup".
 
 BUILD      ?= $(CURDIR)/build
 EVA_DIR    ?= /opt/eva4
@@ -26,7 +29,7 @@ SWIFT_RELEASE := -c release --product eva-virtual-controller \
 	-Xlinker --version-script=$(CURDIR)/Sources/EvaVirtualController/exports.map \
 	-Xlinker --gc-sections
 
-.PHONY: all deps run test install clean library harness reference FORCE
+.PHONY: all deps run test install clean library harness reference swift-present FORCE
 
 all: library harness reference
 
@@ -43,7 +46,15 @@ deps:
 
 library: $(LIB)
 
-$(LIB): FORCE | $(STATIC_LIBS)/libmsgpackc.a
+# Say what is missing before `swift build` fails with "command not found".
+swift-present:
+	@command -v $(SWIFT) >/dev/null 2>&1 || { \
+		echo "error: '$(SWIFT)' is not on the PATH. The library needs the Swift 6 toolchain, which is"; \
+		echo "not a Debian package: install it from https://www.swift.org/install/linux/ (the tarball"; \
+		echo "for your Debian/Ubuntu release, or swiftly), put its usr/bin on the PATH, or pass SWIFT=/path/to/swift."; \
+		exit 1; }
+
+$(LIB): FORCE swift-present | $(STATIC_LIBS)/libmsgpackc.a
 	$(SWIFT) build $(SWIFT_RELEASE)
 	@mkdir -p $(BUILD)
 	strip --strip-unneeded -o $@ "$$($(SWIFT) build $(SWIFT_RELEASE) --show-bin-path)/libeva-virtual-controller.so"
@@ -82,7 +93,9 @@ fuzz: deps
 sanitize: deps all
 	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/sanitize.sh
 
-install: $(LIB)
+# Installs what `make` built, without building: root's PATH often has no swift.
+install:
+	@[ -f $(LIB) ] || { echo "error: $(LIB) is not built: run make (as yourself) first, then make install"; exit 1; }
 	install -d $(EVA_DIR)/svc
 	install -m 0644 $(LIB) $(EVA_DIR)/svc/libeva-virtual-controller.so
 	sed 's|@LIBRARY@|$(EVA_DIR)/svc/libeva-virtual-controller.so|' examples/service-template.yml \
@@ -92,6 +105,6 @@ install: $(LIB)
 
 clean:
 	rm -rf $(BUILD)
-	$(SWIFT) package clean
+	if command -v $(SWIFT) >/dev/null 2>&1; then $(SWIFT) package clean; fi
 
 FORCE:
