@@ -148,6 +148,9 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
               "  - mark                         later frame expects look only at frames after it\n"
               "  - stress: {threads: N, iterations: N, steps: [call/frame/sleep steps]}\n"
               "                                 \"{t}\"/\"{n}\" in strings: thread index / iteration\n"
+              "  - core: {oid: OID, status: N, value: V, within: S (0)}\n"
+              "                                 the mock core's state of OID matches (status/value optional)\n"
+              "  - core: {oid: OID, absent: true}  the core holds no state for OID\n"
               "  - stop\n"
               "values: JSON or YAML; {\"$bin\": \"hex\"} is bin, {\"$uuid\": \"name\"} a 16-byte uuid per name;\n"
               "maps in expects match as subsets, numbers by value\n",

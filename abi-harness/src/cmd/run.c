@@ -222,7 +222,7 @@ int harness_run_main(struct harness_options *o)
         harness_bus_wait_processed(harness_bus_pushed(), 1.0);
         if (script.count > 0) {
             struct harness_script_env env = {&ctx->svc, ctx->record_frames ? &ctx->frames : NULL, &ctx->ledger,
-                                             o->deliver_unsubscribed};
+                                             o->deliver_unsubscribed, &ctx->core};
             script_rc = harness_script_run(&script, &env);
             if (harness_service_stop_requested(&ctx->svc) == HARNESS_STOP_NONE) {
                 /* a short drain: late frames of the last step still show */
