@@ -1,4 +1,6 @@
-/* SIGINT/SIGTERM handling: the signals are blocked in every thread (call
+/* SIGTERM/SIGHUP (a node's launcher stops the service on them) and SIGINT
+ * (ignored by a node's launcher; here it stops the harness, for a person at
+ * a terminal). The signals are blocked in every thread (call
  * harness_signals_block first thing, before any thread or the library
  * exists, so library threads inherit the mask) and a dedicated thread waits
  * for them. The first one asks for an orderly stop; a second one during the

@@ -1,8 +1,12 @@
-/* The initial payload handed to svc_init, built as the node's launcher does:
- * every field filled (version 4, system_name, id, command, prepare_command,
- * data_path, timeout{startup,shutdown,default} as floats, core{...},
- * bus{...}, config (a map when none), workers, user, react_to_fail,
- * fail_mode, fips, call_tracing), from the service template and options. */
+/* The initial payload handed to svc_init, as the launcher re-encodes it
+ * (eva4-common src/services.rs Initial after into_legacy_compat, fields in
+ * its order): version 4, system_name, id, command, env, prepare_command,
+ * data_path ("" for user nobody), timeout{startup,shutdown,default} floats,
+ * core{build, version, eapi_verion (sic), path, log_level, active},
+ * bus{type, path, timeout, buf_size, buf_ttl, queue_size, token: nil} (no
+ * ping_interval), realtime{priority, cpu_ids, prealloc_heap}, config ({}
+ * when none; ^include/^pipe values expanded), workers, user ("" when none),
+ * react_to_fail, fail_mode, fips, call_tracing, restart_delay. */
 #ifndef HARNESS_INITIAL_PAYLOAD_H
 #define HARNESS_INITIAL_PAYLOAD_H
 
@@ -24,14 +28,15 @@ struct harness_initial_options {
     const char *lib_path;
     const char *svc_id;
     const char *system_name; /* NULL: the host name */
-    const char *data_path;   /* NULL: a per-user directory under $TMPDIR */
-    const char *eva_dir;     /* core.path */
+    const char *data_path;   /* NULL: EVA_DIR/runtime/svc_data/ID, created */
+    const char *eva_dir;     /* core.path, absolute */
+    long workers;            /* >= 0 overrides the template's workers (--workers) */
     int log_level;           /* core.log_level */
     int core_active;
     int fail_mode;
     int fips;
     int call_tracing;
-    size_t queue_size;       /* 0: from the template's bus.queue_size or 8192 */
+    size_t queue_size;       /* the launcher's command queue (--command-queue-size) */
     const msgpack_object *extra; /* a map merged over the top level, or NULL */
 };
 
@@ -47,6 +52,8 @@ struct harness_initial {
     char *data_path;
 };
 
+/* 0; -1 with a message in err (bad input: usage); -2 when the service
+ * refuses to start (fail_mode without react_to_fail: launch failed) */
 int harness_initial_payload_build(const struct harness_svc_template *tmpl, const struct harness_initial_options *opts,
                                   struct harness_initial *out, struct harness_strbuf *err);
 void harness_initial_payload_destroy(struct harness_initial *initial);

@@ -244,7 +244,12 @@ unsigned long harness_action_ledger_report(struct harness_action_ledger *ledger,
             char what[200];
             int any_event = e->pending || e->terminal || e->last_status >= 0;
             if (e->accepted_calls == 0) {
-                if (e->failed_calls && any_event) {
+                if (!e->failed_calls && e->terminal) {
+                    snprintf(what, sizeof what, "a terminal event (%s) for a uuid that no action/run call carried",
+                             harness_ledger_status_name(e->terminal_statuses[0]));
+                    harness_ledger_violation(e, what, details);
+                    violations++;
+                } else if (e->failed_calls && any_event) {
                     snprintf(what, sizeof what, "the call failed with %d but events were published (last %s)",
                              (int)e->failed_code, harness_ledger_status_name(e->last_status));
                     harness_ledger_violation(e, what, details);

@@ -8,6 +8,8 @@
 #include "clock.h"
 #include "exit_codes.h"
 #include "output.h"
+#include "runtime.h"
+#include "service_info.h"
 #include "watchdog.h"
 #include "xalloc.h"
 
@@ -17,6 +19,7 @@ const char *harness_service_stop_reason_name(enum harness_stop_reason reason)
     case HARNESS_STOP_CALL: return "the stop method";
     case HARNESS_STOP_TERMINATE: return "the library's TERMINATE";
     case HARNESS_STOP_SIGNAL: return "a signal";
+    case HARNESS_STOP_POC: return "the library's POC";
     case HARNESS_STOP_END: return "the end of the run";
     default: return "nothing";
     }
@@ -39,6 +42,7 @@ void harness_service_init(struct harness_service *svc, const char *lib_path, con
         if (!(svc)->quiet) harness_log(HARNESS_LOG_INFO, __VA_ARGS__);                                                \
     } while (0)
 
+/* eva4 svc/ffi/src/main.rs eva_svc_main: set_op_fn, svc_init, then the service info */
 int harness_service_load_and_init(struct harness_service *svc)
 {
     struct harness_strbuf err = HARNESS_STRBUF_INIT;
@@ -55,25 +59,35 @@ int harness_service_load_and_init(struct harness_service *svc)
     harness_strbuf_destroy(&present);
     harness_strbuf_destroy(&missing);
 
+    /* eva4 svc/ffi/src/main.rs: ffi_eva_set_op_fn(ABI_VERSION, svc_op).into_result()? */
     int16_t rc = svc->lib.set_op_fn(EVA_FFI_ABI_VERSION, harness_bus_op);
     if (rc != 0) {
         harness_log(HARNESS_LOG_ERROR, "launch failed: eva_svc_set_op_fn(1) returned %d", (int)rc);
         return HARNESS_EXIT_LAUNCH;
     }
-    /* the library gets its own copy: it must not be able to change ours */
-    char *copy = harness_xmemdup(svc->initial->data, svc->initial->len);
-    struct EvaFFIBuffer ibuf = {svc->initial->len, copy, svc->initial->len};
+    /* eva4 svc/ffi/src/main.rs as_ffi_buf: max is the Vec's capacity, larger than len;
+     * the library gets its own copy, it must not be able to change ours */
+    size_t cap = svc->initial->len + svc->initial->len / 2 + 64;
+    char *copy = harness_xmalloc(cap);
+    memcpy(copy, svc->initial->data, svc->initial->len);
+    memset(copy + svc->initial->len, 0, cap - svc->initial->len);
+    struct EvaFFIBuffer ibuf = {svc->initial->len, copy, cap};
+    harness_runtime_enter("svc_init", svc->initial->timeout_startup);
     int32_t n = svc->lib.init(&ibuf);
+    harness_runtime_leave();
     free(copy);
     if (n < 0) {
         harness_log(HARNESS_LOG_ERROR, "launch failed: svc_init returned %d", (int)n);
         return HARNESS_EXIT_LAUNCH;
     }
     if (n == 0) {
-        harness_log(HARNESS_LOG_WARN, "svc_init returned 0: the library gave no service info (info answers nothing)");
+        /* eva4 svc/ffi/src/main.rs: no info -> ServiceInfo::new("", "", "FFI launcher dummy") */
+        HARNESS_SVC_INFO(svc, "svc_init returned 0: the launcher's dummy info (\"FFI launcher dummy\") answers info");
+        svc->info = harness_service_info_dummy(&svc->info_len);
+        svc->info_is_map = 1;
         return 0;
     }
-    /* exactly the announced size, len = max = size, as the launcher does */
+    /* eva4 svc/ffi/src/main.rs into_result_vec: get_result on the same thread, len = max = n */
     char *info = harness_xmalloc((size_t)n);
     struct EvaFFIBuffer rbuf = {(size_t)n, info, (size_t)n};
     int16_t grc = svc->lib.get_result(&rbuf);
@@ -89,18 +103,20 @@ int harness_service_load_and_init(struct harness_service *svc)
     }
     svc->info = info;
     svc->info_len = rbuf.len;
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
-    msgpack_object obj;
-    size_t off = 0;
-    svc->info_is_map = msgpack_unpack(info, svc->info_len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS &&
-                       obj.type == MSGPACK_OBJECT_MAP;
-    msgpack_zone_destroy(&zone);
-    if (!svc->info_is_map) harness_log(HARNESS_LOG_WARN, "the service info from svc_init is not a MessagePack map");
+    /* eva4 svc/ffi/src/main.rs: unpack::<ServiceInfo>(&b)? -- info that does not decode aborts the launch */
+    struct harness_strbuf why = HARNESS_STRBUF_INIT;
+    if (harness_service_info_decode(info, svc->info_len, &why) < 0) {
+        harness_log(HARNESS_LOG_ERROR, "launch failed: the info from svc_init does not decode as service info: %s",
+                    why.data);
+        harness_strbuf_destroy(&why);
+        return HARNESS_EXIT_LAUNCH;
+    }
+    harness_strbuf_destroy(&why);
+    svc->info_is_map = 1;
     return 0;
 }
 
-static void harness_service_publish_status(const char *status)
+void harness_service_publish_status(const char *status)
 {
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init(&sbuf);
@@ -116,18 +132,22 @@ static void harness_service_publish_status(const char *status)
 
 int harness_service_bring_up(struct harness_service *svc)
 {
-    /* routing starts before svc_prepare, so a call that comes in now sees
-     * the library's NOT_READY */
+    /* eva4 svc/ffi/src/main.rs: init_rpc (routing starts) before svc_prepare, so a call that
+     * comes in now sees the library's NOT_READY */
     harness_bus_connect();
     svc->pool = harness_rpc_pool_start(&svc->lib, svc->pool_size);
     if (svc->lib.prepare) {
+        harness_runtime_enter("svc_prepare", svc->initial->timeout_startup);
         int16_t rc = svc->lib.prepare();
+        harness_runtime_leave();
         if (rc < 0) {
             harness_log(HARNESS_LOG_ERROR, "launch failed: svc_prepare returned %d", (int)rc);
             return HARNESS_EXIT_LAUNCH;
         }
     }
+    /* eva4-sdk src/service.rs svc_mark_ready: SVC/ST ready, then ACTIVE = true */
     harness_service_publish_status("ready");
+    harness_bus_set_active(1);
     HARNESS_SVC_INFO(svc, "service %s is ready", svc->initial->svc_id);
     return 0;
 }
@@ -140,7 +160,9 @@ int harness_service_launch(struct harness_service *svc)
     if (rc == 0) rc = harness_service_bring_up(svc);
     if (rc == 0 && svc->lib.launch) {
         harness_watchdog_arm(svc->initial->timeout_startup, HARNESS_EXIT_LAUNCH, "svc_launch");
+        harness_runtime_enter("svc_launch", svc->initial->timeout_startup);
         int16_t lrc = svc->lib.launch();
+        harness_runtime_leave();
         if (lrc < 0) {
             harness_log(HARNESS_LOG_ERROR, "launch failed: svc_launch returned %d", (int)lrc);
             rc = HARNESS_EXIT_LAUNCH;
@@ -186,73 +208,16 @@ void harness_service_call(struct harness_service *svc, const void *method, size_
 int harness_service_frame(struct harness_service *svc, const char *topic, const void *payload, size_t payload_len,
                           int force)
 {
+    return harness_service_frame_from(svc, svc->sender, topic, payload, payload_len, force);
+}
+
+int harness_service_frame_from(struct harness_service *svc, const char *sender, const char *topic,
+                               const void *payload, size_t payload_len, int force)
+{
+    if (!svc->pool) return 0;
     if (!force && !harness_topic_set_matches(harness_bus_subscriptions(), topic)) return 0;
-    harness_rpc_pool_frame(svc->pool, svc->sender, topic, payload, payload_len);
+    harness_rpc_pool_frame(svc->pool, sender, topic, payload, payload_len);
     return 1;
-}
-
-void harness_service_request_stop(struct harness_service *svc, enum harness_stop_reason reason)
-{
-    pthread_mutex_lock(&svc->mutex);
-    if (svc->stop_reason == HARNESS_STOP_NONE) svc->stop_reason = reason;
-    pthread_cond_broadcast(&svc->stop_cond);
-    pthread_mutex_unlock(&svc->mutex);
-}
-
-enum harness_stop_reason harness_service_stop_requested(struct harness_service *svc)
-{
-    pthread_mutex_lock(&svc->mutex);
-    enum harness_stop_reason r = svc->stop_reason;
-    pthread_mutex_unlock(&svc->mutex);
-    return r;
-}
-
-enum harness_stop_reason harness_service_wait_stop(struct harness_service *svc, double timeout)
-{
-    struct timespec deadline = harness_clock_deadline(timeout);
-    pthread_mutex_lock(&svc->mutex);
-    while (svc->stop_reason == HARNESS_STOP_NONE) {
-        if (timeout < 0) pthread_cond_wait(&svc->stop_cond, &svc->mutex);
-        else if (pthread_cond_timedwait(&svc->stop_cond, &svc->mutex, &deadline) != 0) break;
-    }
-    enum harness_stop_reason r = svc->stop_reason;
-    pthread_mutex_unlock(&svc->mutex);
-    return r;
-}
-
-int harness_service_shutdown(struct harness_service *svc)
-{
-    double limit = svc->initial->timeout_shutdown;
-    double start = harness_clock_now();
-    harness_watchdog_arm(limit, HARNESS_EXIT_SHUTDOWN, "shutdown (svc_terminate and the queue drain)");
-    harness_bus_set_active(0);
-    harness_service_publish_status("terminating");
-    /* let calls and frames already handed to the pool finish first, so no
-     * frame reaches the library after svc_terminate */
-    if (svc->pool && harness_rpc_pool_wait_idle(svc->pool, limit / 2) < 0)
-        harness_log(HARNESS_LOG_WARN, "calls or frames still running in the library at shutdown");
-    int rc = 0;
-    if (svc->lib.terminate) {
-        double t0 = harness_clock_now();
-        int16_t trc = svc->lib.terminate();
-        svc->terminate_seconds = harness_clock_now() - t0;
-        if (trc != 0) {
-            harness_log(HARNESS_LOG_ERROR, "svc_terminate returned %d", (int)trc);
-            rc = HARNESS_EXIT_SHUTDOWN;
-        }
-    }
-    harness_bus_mark_terminated();
-    if (svc->pool) {
-        harness_rpc_pool_stop(svc->pool);
-        svc->pool = NULL;
-    }
-    double left = limit - (harness_clock_now() - start);
-    if (harness_bus_wait_processed(harness_bus_pushed(), left > 0 ? left : 0) < 0)
-        harness_log(HARNESS_LOG_WARN, "the outgoing queue did not drain in time");
-    harness_bus_stop();
-    harness_watchdog_disarm();
-    HARNESS_SVC_INFO(svc, "service stopped (svc_terminate took %.3f s)", svc->terminate_seconds);
-    return rc;
 }
 
 void harness_service_destroy(struct harness_service *svc)

@@ -28,10 +28,18 @@ struct harness_bus_config {
     /* TERMINATE op (the library asks to be stopped) */
     void (*on_terminate)(void *ud);
     void *terminate_ud;
-    /* POC op; NULL: log critical, flush, exit HARNESS_EXIT_POC */
+    /* POC op, after "critical: text" is printed (the op returns 0 to the
+     * library); NULL: on_terminate (stop as at a stop), or exit */
     void (*on_poc)(void *ud, const char *text, size_t len);
     void *poc_ud;
 };
+
+/* ops whose buffer came without the final NUL the ABI text asks for */
+enum harness_nul_slot {
+    HARNESS_NUL_SUBSCRIBE, HARNESS_NUL_UNSUBSCRIBE, HARNESS_NUL_PUBLISH, HARNESS_NUL_RPC_CALL, HARNESS_NUL_LOG,
+    HARNESS_NUL_POC, HARNESS_NUL_SLOTS
+};
+extern const char *const harness_nul_slot_names[HARNESS_NUL_SLOTS];
 
 struct harness_bus_stats {
     unsigned long ops;
@@ -45,6 +53,11 @@ struct harness_bus_stats {
     unsigned long invalid;    /* malformed op buffers */
     unsigned long misuse;     /* ABI misuse warnings (incl. invalid) */
     unsigned long after_terminate;       /* op calls after svc_terminate returned */
+    unsigned long no_nul[HARNESS_NUL_SLOTS]; /* buffers without the final NUL (accepted) */
+    unsigned long empty_topics;          /* SUBSCRIBE/UNSUBSCRIBE with an empty topic (hangs a node) */
+    unsigned long stale_results;         /* GET_RPC_RESULT after a call that returned <= 0 */
+    unsigned long logs_dropped;          /* LOG_* during svc_init */
+    int poc;                             /* the library raised POC */
     int after_terminate_first_op;
     double after_terminate_first_delay;  /* seconds after svc_terminate returned */
 };

@@ -18,6 +18,7 @@
 
 #include "action_ledger.h"
 #include "frame_log.h"
+#include "mock_core.h"
 #include "service.h"
 #include "strbuf.h"
 
@@ -29,6 +30,7 @@ enum harness_step_kind {
     HARNESS_STEP_MARK,
     HARNESS_STEP_STRESS,
     HARNESS_STEP_STOP,
+    HARNESS_STEP_CORE, /* the mock core's state of an OID */
 };
 
 enum harness_expect_payload {
@@ -62,6 +64,10 @@ struct harness_step {
     double within;
     unsigned long count;
     int none;
+    /* core: oid, expected {status, value} subset (NULL: any), absent */
+    char *oid;
+    const msgpack_object *core_expect;
+    int absent;
     /* stress */
     unsigned threads;
     unsigned long iterations;
@@ -81,6 +87,7 @@ struct harness_script_env {
     struct harness_frame_log *frames; /* NULL when there are no frame expects */
     struct harness_action_ledger *ledger;
     int deliver_unsubscribed;
+    struct harness_mock_core *core; /* for core steps */
 };
 
 void harness_script_init(struct harness_script *script);

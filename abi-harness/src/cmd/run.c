@@ -1,8 +1,11 @@
 #include "run.h"
 
 #include <msgpack.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "action_ledger.h"
 #include "bus.h"
@@ -10,11 +13,13 @@
 #include "frame_log.h"
 #include "initial_payload.h"
 #include "json_lines.h"
+#include "launch_setup.h"
 #include "mock_core.h"
 #include "output.h"
 #include "payload_json.h"
 #include "payload_resolve.h"
 #include "payload_yaml.h"
+#include "runtime.h"
 #include "script.h"
 #include "service.h"
 #include "signals.h"
@@ -63,19 +68,53 @@ static void harness_run_watchdog_hook(void *ud)
     harness_action_ledger_report(&ctx->ledger, 0);
 }
 
-/* everything that can fail before the library is touched: exit code or 0 */
-static int harness_run_prepare(struct harness_options *o, struct harness_svc_template *tmpl,
-                               struct harness_script *script, msgpack_zone *zone, struct harness_initial *initial,
-                               char **lib_path)
+/* the runtime rule found a call that never returns on a node */
+static void harness_run_on_hang(void *ud, const char *report)
 {
+    (void)ud;
+    (void)report; /* already on stderr */
+    harness_log(HARNESS_LOG_ERROR, "exiting with %d (would hang on a node) instead of hanging", HARNESS_EXIT_HANG);
+    harness_output_emergency_flush();
+    _exit(HARNESS_EXIT_HANG);
+}
+
+/* eva4-sdk src/service.rs poc(): the service stops as at a stop, the launcher exits 1 */
+static void harness_run_on_poc(void *ud, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    struct harness_run_ctx *ctx = ud;
+    harness_log(HARNESS_LOG_ERROR, "the library raised POC: stopping the service, then exiting with %d",
+                HARNESS_EXIT_POC);
+    harness_service_request_stop(&ctx->svc, HARNESS_STOP_POC);
+}
+
+/* eva4 eva/src/core.rs mark_loaded: the core goes active once all services started and
+ * announces it with SVC/ST ready as eva.core */
+static void harness_run_core_activate(struct harness_run_ctx *ctx)
+{
+    harness_mock_core_activate(&ctx->core);
+    unsigned long dropped = atomic_load(&ctx->core.dropped);
+    harness_log(HARNESS_LOG_INFO, "core: active%s", dropped ? " (RAW/ACT events published before were dropped)" : "");
+    static const char ready[] = "\x81\xa6status\xa5ready";
+    harness_service_frame_from(&ctx->svc, HARNESS_CORE_TARGET, EVA_TOPIC_SERVICE_STATUS, ready, sizeof ready - 1, 0);
+}
+
+static void *harness_run_core_timer(void *arg)
+{
+    struct harness_run_ctx *ctx = arg;
+    if (harness_service_wait_stop(&ctx->svc, ctx->o->core_delay) == HARNESS_STOP_NONE) harness_run_core_activate(ctx);
+    return NULL;
+}
+
+/* everything that can fail before the library is touched: exit code or 0 */
+static int harness_run_prepare(struct harness_options *o, struct harness_launch_setup *ls,
+                               struct harness_script *script)
+{
+    int rc = harness_launch_setup(ls, o);
+    if (rc) return rc;
     struct harness_strbuf err = HARNESS_STRBUF_INIT;
-    int rc = HARNESS_EXIT_USAGE;
-    if (harness_svc_template_load(tmpl, o->config_path, &err) < 0) goto fail;
-    if (o->lib_path) *lib_path = harness_xstrdup(o->lib_path);
-    else if (!(*lib_path = harness_svc_template_library(tmpl))) {
-        harness_strbuf_append_str(&err, "no LIB given (and no \"command: svc/eva-ffi LIB\" in --config)");
-        goto fail;
-    }
+    rc = HARNESS_EXIT_USAGE;
     for (size_t i = 0; i < o->step_count; i++) {
         const struct harness_cli_step *s = &o->steps[i];
         int r = s->is_frame ? harness_script_add_frame(script, s->name, s->text, &err)
@@ -83,26 +122,6 @@ static int harness_run_prepare(struct harness_options *o, struct harness_svc_tem
         if (r < 0) goto fail;
     }
     if (o->script_path && harness_script_load(script, o->script_path, &err) < 0) goto fail;
-    msgpack_object extra;
-    if (o->initial_extra &&
-        harness_payload_yaml_parse(o->initial_extra, strlen(o->initial_extra), zone, &extra, &err) < 0) {
-        goto fail;
-    }
-    struct harness_initial_options io = {
-        .lib_path = *lib_path,
-        .svc_id = o->svc_id,
-        .system_name = o->system_name,
-        .data_path = o->data_path,
-        .eva_dir = o->eva_dir,
-        .log_level = o->log_level,
-        .core_active = !o->core_inactive,
-        .fail_mode = o->fail_mode,
-        .fips = o->fips,
-        .call_tracing = o->call_tracing,
-        .queue_size = o->queue_size,
-        .extra = o->initial_extra ? &extra : NULL,
-    };
-    if (harness_initial_payload_build(tmpl, &io, initial, &err) < 0) goto fail;
     rc = 0;
 fail:
     if (rc) harness_log(HARNESS_LOG_ERROR, "%s", harness_strbuf_cstr(&err));
@@ -118,24 +137,18 @@ int harness_run_main(struct harness_options *o)
     harness_output_set_level(o->log_level);
     harness_output_claim_stdout();
 
-    struct harness_svc_template tmpl;
+    static struct harness_launch_setup ls;
     struct harness_script script;
-    struct harness_initial initial;
-    msgpack_zone zone;
-    char *lib_path = NULL;
-    memset(&initial, 0, sizeof initial);
     harness_script_init(&script);
-    msgpack_zone_init(&zone, 1024);
-    int rc = harness_run_prepare(o, &tmpl, &script, &zone, &initial, &lib_path);
+    int rc = harness_run_prepare(o, &ls, &script);
     if (rc) {
-        harness_initial_payload_destroy(&initial);
+        harness_launch_setup_destroy(&ls);
         harness_script_destroy(&script);
-        harness_svc_template_destroy(&tmpl);
-        msgpack_zone_destroy(&zone);
-        free(lib_path);
         harness_output_release_stdout();
         return rc;
     }
+    struct harness_initial initial = ls.initial; /* a view; ls owns it */
+    const char *lib_path = ls.lib_path;
     if (harness_output_level() <= HARNESS_LOG_DEBUG) {
         struct harness_strbuf sb = HARNESS_STRBUF_INIT;
         harness_payload_json_describe(&sb, initial.data, initial.len);
@@ -150,18 +163,15 @@ int harness_run_main(struct harness_options *o)
         .core_version = HARNESS_CORE_VERSION,
         .core_build = HARNESS_CORE_BUILD,
         .eapi_version = HARNESS_EAPI_VERSION,
-        .core_active = !o->core_inactive,
+        .core_active = 0, /* inactive while services start */
         .workers = initial.workers,
         .faults = &o->faults,
     };
     if (harness_mock_core_init(&ctx->core, &cc, o->registry_path, 1, &err) < 0) {
         harness_log(HARNESS_LOG_ERROR, "%s", err.data);
         harness_strbuf_destroy(&err);
-        harness_initial_payload_destroy(&initial);
+        harness_launch_setup_destroy(&ls);
         harness_script_destroy(&script);
-        harness_svc_template_destroy(&tmpl);
-        msgpack_zone_destroy(&zone);
-        free(lib_path);
         harness_output_release_stdout();
         return HARNESS_EXIT_USAGE;
     }
@@ -186,7 +196,12 @@ int harness_run_main(struct harness_options *o)
         .sink_ud = ctx,
         .on_terminate = harness_run_on_terminate,
         .terminate_ud = ctx,
+        .on_poc = harness_run_on_poc,
+        .poc_ud = ctx,
     };
+    harness_runtime_init(initial.workers, harness_run_on_hang, ctx);
+    harness_log(HARNESS_LOG_DEBUG, "workers: %u (%s runtime)", initial.workers,
+                initial.workers <= 1 ? "one-thread, as EVA ICS 4.2" : "multi-thread");
     harness_service_init(&ctx->svc, lib_path, &initial, o->pool_size, o->sender);
     harness_bus_start(&bc);
     harness_signals_start(harness_run_on_signal, ctx);
@@ -195,13 +210,19 @@ int harness_run_main(struct harness_options *o)
 
     int launch = harness_service_launch(&ctx->svc);
     int script_rc = HARNESS_EXIT_OK, shutdown_rc = HARNESS_EXIT_OK;
+    pthread_t core_timer;
+    int core_timer_started = 0;
+    if (launch == 0 && !o->core_inactive) {
+        if (o->core_delay <= 0) harness_run_core_activate(ctx);
+        else core_timer_started = pthread_create(&core_timer, NULL, harness_run_core_timer, ctx) == 0;
+    }
     if (launch == 0) {
         /* what prepare/launch published reaches the core and the screen
          * before the first step */
         harness_bus_wait_processed(harness_bus_pushed(), 1.0);
         if (script.count > 0) {
             struct harness_script_env env = {&ctx->svc, ctx->record_frames ? &ctx->frames : NULL, &ctx->ledger,
-                                             o->deliver_unsubscribed};
+                                             o->deliver_unsubscribed, &ctx->core};
             script_rc = harness_script_run(&script, &env);
             if (harness_service_stop_requested(&ctx->svc) == HARNESS_STOP_NONE) {
                 /* a short drain: late frames of the last step still show */
@@ -221,6 +242,7 @@ int harness_run_main(struct harness_options *o)
         if (reason != HARNESS_STOP_NONE && reason != HARNESS_STOP_END)
             harness_log(HARNESS_LOG_INFO, "stopping: requested by %s", harness_service_stop_reason_name(reason));
         shutdown_rc = harness_service_shutdown(&ctx->svc);
+        if (reason == HARNESS_STOP_POC && shutdown_rc == 0) shutdown_rc = HARNESS_EXIT_POC;
     } else {
         harness_watchdog_disarm();
         harness_bus_set_active(0);
@@ -230,8 +252,16 @@ int harness_run_main(struct harness_options *o)
         }
         harness_bus_stop();
     }
+    if (core_timer_started) {
+        harness_service_request_stop(&ctx->svc, HARNESS_STOP_END);
+        pthread_join(core_timer, NULL);
+    }
     harness_watchdog_stop();
     harness_signals_stop();
+    unsigned long dropped = atomic_load(&ctx->core.dropped);
+    if (dropped)
+        harness_log(HARNESS_LOG_WARN, "core: %lu RAW/ACT event%s dropped while the core was inactive", dropped,
+                    dropped > 1 ? "s" : "");
 
     unsigned long violations = harness_action_ledger_report(&ctx->ledger, o->check_actions);
     struct harness_bus_stats stats;
@@ -255,13 +285,10 @@ int harness_run_main(struct harness_options *o)
     if (quiet_bus) harness_mock_core_destroy(&ctx->core);
     harness_frame_log_destroy(&ctx->frames);
     harness_action_ledger_destroy(&ctx->ledger);
-    harness_initial_payload_destroy(&initial);
     harness_script_destroy(&script);
-    harness_svc_template_destroy(&tmpl);
-    msgpack_zone_destroy(&zone);
+    harness_launch_setup_destroy(&ls);
     harness_payload_uuid_reset();
     harness_rpc_result_release_thread();
-    free(lib_path);
     harness_output_release_stdout();
     return exit_code;
 }

@@ -8,6 +8,7 @@
 
 #include "eva/status.h"
 #include "exit_codes.h"
+#include "op_buffers.h"
 #include "output.h"
 #include "xalloc.h"
 
@@ -165,40 +166,44 @@ static int bench_terminal(int status)
            status == EVA_ACTION_STATUS_CANCELED || status == EVA_ACTION_STATUS_TERMINATED;
 }
 
+/* the buffers as the launcher reads them (launcher/op_buffers.c) */
 static int32_t bench_bus_publish(struct bench_bus_slot *s, struct EvaFFIBuffer *buf)
 {
-    const char *nul = buf && buf->data && buf->len ? memchr(buf->data, '\0', buf->len) : NULL;
-    if (!nul) {
+    struct harness_op_slice topic, payload;
+    int had_nul;
+    enum harness_op_read r = harness_op_read_publish(buf, &topic, &payload, &had_nul);
+    if (r != HARNESS_OP_READ_OK) {
         BENCH_INC(s, invalid);
-        return EVA_ERR_CODE_INVALID_DATA;
+        return harness_op_read_code(r);
     }
     BENCH_INC(s, publish);
-    size_t tlen = (size_t)(nul - buf->data);
-    if (tlen >= 4 && !memcmp(buf->data, "ACT/", 4)) {
+    if (topic.len >= 4 && !memcmp(topic.data, "ACT/", 4)) {
         BENCH_INC(s, act);
-        if (bench_terminal(bench_act_status(nul + 1, buf->len - tlen - 1))) BENCH_INC(s, act_terminal);
+        if (bench_terminal(bench_act_status(payload.data, payload.len))) BENCH_INC(s, act_terminal);
     }
     return EVA_OK;
 }
 
 static int32_t bench_bus_rpc_call(struct bench_bus *bus, struct bench_bus_slot *s, struct EvaFFIBuffer *buf)
 {
-    harness_rpc_result_begin();
     BENCH_INC(s, rpc_calls);
-    const char *nul1 = buf && buf->data && buf->len ? memchr(buf->data, '\0', buf->len) : NULL;
-    const char *method = nul1 ? nul1 + 1 : NULL;
-    const char *nul2 = method ? memchr(method, '\0', buf->len - (size_t)(method - buf->data)) : NULL;
-    if (!nul2) {
+    struct harness_op_slice t, m, params;
+    int had_nul;
+    enum harness_op_read r = harness_op_read_rpc_call(buf, &t, &m, &params, &had_nul);
+    if (r != HARNESS_OP_READ_OK) {
         BENCH_INC(s, invalid);
-        return EVA_ERR_CODE_INVALID_DATA;
+        return harness_op_read_code(r);
     }
-    const char *params = nul2 + 1;
+    char *target = harness_xstrndup(t.data, t.len), *method = harness_xstrndup(m.data, m.len);
     char *out = NULL;
     size_t out_len = 0;
-    int32_t rc = harness_mock_core_call(&bus->core, buf->data, method, params,
-                                        buf->len - (size_t)(params - buf->data), &out, &out_len);
+    int32_t rc = harness_mock_core_call(&bus->core, target, method, params.data, params.len, &out, &out_len);
+    free(target);
+    free(method);
+    if (rc == EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED) rc = EVA_ERR_CODE_TIMEOUT; /* no waiting in a bench */
     if (rc < 0 || out_len == 0) {
         free(out);
+        harness_rpc_result_note_call(rc < 0 ? rc : 0);
         return rc < 0 ? rc : EVA_OK;
     }
     harness_rpc_result_set(out, out_len);
@@ -247,7 +252,7 @@ static int32_t bench_bus_op(struct bench_bus *bus, int16_t op, struct EvaFFIBuff
     case EVA_FFI_SVC_OP_RPC_CALL:
         return bench_bus_rpc_call(bus, s, buf);
     case EVA_FFI_SVC_OP_GET_RPC_RESULT: {
-        if (!buf) return EVA_ERR_CODE_INVALID_DATA;
+        if (!buf) return EVA_ERR_CODE_INVALID_PARAMS;
         enum harness_rpc_result_problem problem;
         size_t len;
         return harness_rpc_result_fetch(buf, bus->result_mode, &problem, &len);
@@ -259,14 +264,17 @@ static int32_t bench_bus_op(struct bench_bus *bus, int16_t op, struct EvaFFIBuff
     case EVA_FFI_SVC_OP_LOG_ERROR: {
         BENCH_INC(s, logs);
         int level = bench_log_level(op);
-        if (level >= bus->print_level && buf && buf->data &&
+        struct harness_op_slice text;
+        int had_nul;
+        if (harness_op_read_text(buf, &text, &had_nul) != HARNESS_OP_READ_OK) return EVA_ERR_CODE_INVALID_DATA;
+        if (level >= bus->print_level && text.len &&
             atomic_fetch_add(&bus->printed, 1) < BENCH_BUS_LOGS_SHOWN) {
             char head[16];
             snprintf(head, sizeof head, "%s: ", bus->label);
-            size_t hl = strlen(head), n = buf->len > 1000 ? 1000 : buf->len;
+            size_t hl = strlen(head), n = text.len > 1000 ? 1000 : text.len;
             char *line = harness_xmalloc(hl + n + 1);
             memcpy(line, head, hl);
-            memcpy(line + hl, buf->data, n);
+            memcpy(line + hl, text.data, n);
             harness_output_library_log(level, line, hl + n);
             free(line);
         }
@@ -274,7 +282,7 @@ static int32_t bench_bus_op(struct bench_bus *bus, int16_t op, struct EvaFFIBuff
     }
     default:
         BENCH_INC(s, invalid);
-        return EVA_ERR_CODE_UNSUPPORTED;
+        return EVA_ERR_CODE_METHOD_NOT_FOUND;
     }
 }
 

@@ -53,6 +53,11 @@ static int harness_svc_template_check(struct harness_svc_template *t, const char
     HARNESS_TEMPLATE_TYPE(timeout, t->timeout->type == MSGPACK_OBJECT_MAP, "a map");
     HARNESS_TEMPLATE_TYPE(react_to_fail, t->react_to_fail->type == MSGPACK_OBJECT_BOOLEAN, "a bool");
     HARNESS_TEMPLATE_TYPE(call_tracing, t->call_tracing->type == MSGPACK_OBJECT_BOOLEAN, "a bool");
+    HARNESS_TEMPLATE_TYPE(env, t->env->type == MSGPACK_OBJECT_MAP, "a map of strings");
+    HARNESS_TEMPLATE_TYPE(realtime, t->realtime->type == MSGPACK_OBJECT_MAP, "a map");
+    double rd;
+    HARNESS_TEMPLATE_TYPE(restart_delay, harness_svc_template_number(t->restart_delay, &rd) && rd >= 0,
+                          "a number of seconds");
 #undef HARNESS_TEMPLATE_TYPE
     static const char *const timeouts[] = {"startup", "shutdown", "default"};
     for (size_t i = 0; t->timeout && i < 3; i++) {
@@ -72,6 +77,13 @@ int harness_svc_template_load(struct harness_svc_template *tmpl, const char *pat
     msgpack_zone_init(&tmpl->zone, 4096);
     tmpl->root.type = MSGPACK_OBJECT_NIL;
     if (!path) return 0;
+    char *abs = realpath(path, NULL);
+    if (abs) {
+        char *slash = strrchr(abs, '/');
+        if (slash == abs) slash[1] = '\0';
+        else if (slash) *slash = '\0';
+        tmpl->dir = abs;
+    }
     if (harness_payload_yaml_parse_file(path, &tmpl->zone, &tmpl->root, err) < 0) return -1;
     if (tmpl->root.type == MSGPACK_OBJECT_NIL) return 0;
     if (tmpl->root.type != MSGPACK_OBJECT_MAP) {
@@ -87,22 +99,75 @@ int harness_svc_template_load(struct harness_svc_template *tmpl, const char *pat
     tmpl->timeout = harness_svc_template_get(&tmpl->root, "timeout");
     tmpl->react_to_fail = harness_svc_template_get(&tmpl->root, "react_to_fail");
     tmpl->call_tracing = harness_svc_template_get(&tmpl->root, "call_tracing");
+    tmpl->env = harness_svc_template_get(&tmpl->root, "env");
+    tmpl->realtime = harness_svc_template_get(&tmpl->root, "realtime");
+    tmpl->restart_delay = harness_svc_template_get(&tmpl->root, "restart_delay");
     return harness_svc_template_check(tmpl, path, err);
 }
 
 void harness_svc_template_destroy(struct harness_svc_template *tmpl)
 {
     msgpack_zone_destroy(&tmpl->zone);
+    free(tmpl->dir);
+    tmpl->dir = NULL;
 }
 
-char *harness_svc_template_library(const struct harness_svc_template *tmpl)
+/* eva4 svc/ffi/src/main.rs Args (clap): library_path, --command-queue-size N (8192), --blocking-fp */
+int harness_svc_template_args(const struct harness_svc_template *tmpl, struct harness_launcher_args *args,
+                              struct harness_strbuf *err)
 {
-    if (!tmpl->command) return NULL;
-    /* "svc/eva-ffi /path/lib.so [args]": the second word */
-    const char *s = tmpl->command->via.str.ptr, *end = s + tmpl->command->via.str.size;
-    while (s < end && *s != ' ') s++;
-    while (s < end && *s == ' ') s++;
-    const char *w = s;
-    while (s < end && *s != ' ') s++;
-    return s > w ? harness_xstrndup(w, (size_t)(s - w)) : NULL;
+    memset(args, 0, sizeof *args);
+    args->command_queue_size = 8192;
+    if (!tmpl->command) return 0;
+    /* words split at spaces; the first is the launcher itself */
+    char *line = harness_xstrndup(tmpl->command->via.str.ptr, tmpl->command->via.str.size);
+    char *save = NULL;
+    int rc = 0;
+    char *w = strtok_r(line, " \t", &save);
+    while (rc == 0 && (w = strtok_r(NULL, " \t", &save)) != NULL) {
+        if (!strcmp(w, "--blocking-fp")) {
+            args->blocking_fp = 1;
+        } else if (!strncmp(w, "--command-queue-size", 20) && (w[20] == '\0' || w[20] == '=')) {
+            const char *v = w[20] == '=' ? w + 21 : strtok_r(NULL, " \t", &save);
+            char *end;
+            unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+            if (!v || end == v || *end || *v == '-') {
+                harness_strbuf_appendf(err, "command: --command-queue-size needs a number, got %s", v ? v : "nothing");
+                rc = -1;
+            } else {
+                args->command_queue_size = (size_t)n;
+            }
+        } else if (w[0] == '-' && w[1]) {
+            harness_strbuf_appendf(err, "command: %s is not an option of the FFI launcher (it takes "
+                                        "--command-queue-size N and --blocking-fp)", w);
+            rc = -1;
+        } else if (args->library_path) {
+            harness_strbuf_appendf(err, "command: unexpected argument %s (the launcher takes one library path)", w);
+            rc = -1;
+        } else {
+            args->library_path = harness_xstrdup(w);
+        }
+    }
+    free(line);
+    if (rc == 0 && args->command_queue_size == 0) {
+        harness_strbuf_append_str(err, "command: --command-queue-size 0 (a bounded queue needs room for one task)");
+        rc = -1;
+    }
+    if (rc < 0) harness_launcher_args_destroy(args);
+    return rc;
+}
+
+void harness_launcher_args_destroy(struct harness_launcher_args *args)
+{
+    free(args->library_path);
+    args->library_path = NULL;
+}
+
+/* eva4 svc/ffi/src/main.rs: starts_with('/') ? path : eva_dir + path */
+char *harness_svc_template_resolve_library(const char *library_path, const char *eva_dir)
+{
+    if (library_path[0] == '/' || !eva_dir) return harness_xstrdup(library_path);
+    struct harness_strbuf p = HARNESS_STRBUF_INIT;
+    harness_strbuf_appendf(&p, "%s/%s", eva_dir, library_path);
+    return harness_strbuf_detach(&p, NULL);
 }

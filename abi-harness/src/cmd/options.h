@@ -34,6 +34,10 @@ struct harness_options {
     enum harness_result_mode result_mode;
     const char *registry_path;
     int core_inactive;
+    double core_delay;   /* seconds after ready until the core is active */
+    long workers;        /* -1: the template's */
+    const char **skips;  /* check --skip METHOD */
+    size_t skip_count;
     struct harness_faults faults;
     uint64_t seed;
     int seed_given;

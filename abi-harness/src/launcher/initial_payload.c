@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_expand.h"
 #include "output.h"
 #include "xalloc.h"
 
@@ -89,17 +90,22 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
         harness_strbuf_append_str(err, "--initial-extra must be a map");
         return -1;
     }
+    const char *eva_dir = opts->eva_dir ? opts->eva_dir : "/opt/eva4";
     out->timeout_default = harness_initial_timeout(tmpl, "default", HARNESS_DEFAULT_TIMEOUT);
-    /* startup/shutdown fall back to the default timeout, as the node's do */
+    /* eva4-common Initial::into_legacy_compat: startup/shutdown fall back to the default timeout */
     out->timeout_startup = harness_initial_timeout(tmpl, "startup", out->timeout_default);
     out->timeout_shutdown = harness_initial_timeout(tmpl, "shutdown", out->timeout_default);
-    out->workers = tmpl->workers ? (unsigned)tmpl->workers->via.u64 : 1;
+    /* eva4-common services.rs default_workers: 1 */
+    out->workers = opts->workers >= 0 ? (unsigned)opts->workers : tmpl->workers ? (unsigned)tmpl->workers->via.u64 : 1;
     out->svc_id = harness_xstrdup(opts->svc_id ? opts->svc_id : HARNESS_DEFAULT_SVC_ID);
+    out->queue_size = opts->queue_size ? opts->queue_size : HARNESS_DEFAULT_QUEUE_SIZE;
 
-    const msgpack_object *tq = tmpl->bus ? harness_svc_template_field(tmpl->bus, "queue_size") : NULL;
-    out->queue_size = opts->queue_size                                                 ? opts->queue_size
-                      : tq && tq->type == MSGPACK_OBJECT_POSITIVE_INTEGER && tq->via.u64 ? (size_t)tq->via.u64
-                                                                                         : HARNESS_DEFAULT_QUEUE_SIZE;
+    int react_to_fail = tmpl->react_to_fail && tmpl->react_to_fail->via.boolean;
+    if (opts->fail_mode && !react_to_fail) {
+        harness_strbuf_append_str(err, "the service refuses to start: fail_mode is set and the template has no "
+                                       "react_to_fail: true (as on a node)");
+        return -2;
+    }
 
     char host[256] = "abi-harness";
     if (!opts->system_name && gethostname(host, sizeof host) == 0) host[sizeof host - 1] = '\0';
@@ -107,16 +113,15 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
 
     char *user = harness_initial_str_field(tmpl->user, "");
     if (!strcmp(user, "nobody")) {
-        /* the node gives a service that runs as nobody no data directory */
+        /* eva4-common Initial::data_path: None for user nobody, "" after into_legacy_compat */
         out->data_path = harness_xstrdup("");
     } else if (opts->data_path) {
         out->data_path = harness_xstrdup(opts->data_path);
         harness_initial_mkdirs(out->data_path);
     } else {
-        const char *tmp = getenv("TMPDIR");
+        /* the node gives every service EVA_DIR/runtime/svc_data/<id>, created */
         struct harness_strbuf p = HARNESS_STRBUF_INIT;
-        harness_strbuf_appendf(&p, "%s/abi-harness-%ld/svc_data/%s", tmp && *tmp ? tmp : "/tmp", (long)getuid(),
-                               out->svc_id);
+        harness_strbuf_appendf(&p, "%s/runtime/svc_data/%s", eva_dir, out->svc_id);
         out->data_path = harness_strbuf_detach(&p, NULL);
         harness_initial_mkdirs(out->data_path);
     }
@@ -140,6 +145,9 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
         harness_initial_str(pk, c.data);
         harness_strbuf_destroy(&c);
     }
+    pk = harness_initial_field(&b, "env");
+    if (tmpl->env) msgpack_pack_object(pk, *tmpl->env);
+    else msgpack_pack_map(pk, 0);
     pk = harness_initial_field(&b, "prepare_command");
     if (tmpl->prepare_command) msgpack_pack_object(pk, *tmpl->prepare_command);
     else msgpack_pack_nil(pk);
@@ -155,21 +163,23 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     harness_initial_str(pk, "default");
     msgpack_pack_double(pk, out->timeout_default);
 
+    /* eva4-common services.rs CoreInfo: the key is eapi_verion (an old typo kept) */
     pk = harness_initial_field(&b, "core");
     msgpack_pack_map(pk, 6);
     harness_initial_str(pk, "build");
     msgpack_pack_uint64(pk, HARNESS_CORE_BUILD);
     harness_initial_str(pk, "version");
     harness_initial_str(pk, HARNESS_CORE_VERSION);
-    harness_initial_str(pk, "eapi_version");
+    harness_initial_str(pk, "eapi_verion");
     msgpack_pack_uint16(pk, HARNESS_EAPI_VERSION);
     harness_initial_str(pk, "path");
-    harness_initial_str(pk, opts->eva_dir ? opts->eva_dir : "/opt/eva4");
+    harness_initial_str(pk, eva_dir);
     harness_initial_str(pk, "log_level");
     msgpack_pack_uint8(pk, (uint8_t)opts->log_level);
     harness_initial_str(pk, "active");
     harness_initial_bool(pk, opts->core_active);
 
+    /* eva4-common services.rs BusConfig: ping_interval is skip_serializing, token Option */
     pk = harness_initial_field(&b, "bus");
     msgpack_pack_map(pk, 7);
     harness_initial_str(pk, "type");
@@ -179,27 +189,53 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     if (bus_path && bus_path->type == MSGPACK_OBJECT_STR) msgpack_pack_object(pk, *bus_path);
     else harness_initial_str(pk, "var/bus.ipc");
     harness_initial_bus_number(pk, tmpl, "timeout", out->timeout_default, 0);
-    harness_initial_bus_number(pk, tmpl, "buf_ttl", 10, 1);
     harness_initial_bus_number(pk, tmpl, "buf_size", 8192, 1);
-    harness_initial_str(pk, "queue_size");
-    msgpack_pack_uint64(pk, out->queue_size);
-    harness_initial_bus_number(pk, tmpl, "ping_interval", 1.0, 0);
+    harness_initial_bus_number(pk, tmpl, "buf_ttl", 10, 1);
+    harness_initial_bus_number(pk, tmpl, "queue_size", 8192, 1);
+    harness_initial_str(pk, "token");
+    const msgpack_object *token = tmpl->bus ? harness_svc_template_field(tmpl->bus, "token") : NULL;
+    if (token && token->type == MSGPACK_OBJECT_STR) msgpack_pack_object(pk, *token);
+    else msgpack_pack_nil(pk);
+
+    /* eva4-common services.rs RealtimeConfig: priority, cpu_ids, prealloc_heap */
+    pk = harness_initial_field(&b, "realtime");
+    msgpack_pack_map(pk, 3);
+    static const char *const rt_keys[] = {"priority", "cpu_ids", "prealloc_heap"};
+    for (size_t i = 0; i < 3; i++) {
+        const msgpack_object *v = tmpl->realtime ? harness_svc_template_field(tmpl->realtime, rt_keys[i]) : NULL;
+        harness_initial_str(pk, rt_keys[i]);
+        if (v && v->type != MSGPACK_OBJECT_NIL) msgpack_pack_object(pk, *v);
+        else if (i == 1) msgpack_pack_array(pk, 0);
+        else msgpack_pack_nil(pk);
+    }
 
     pk = harness_initial_field(&b, "config");
-    if (tmpl->config) msgpack_pack_object(pk, *tmpl->config);
-    else msgpack_pack_map(pk, 0);
+    if (tmpl->config) {
+        if (harness_config_expand_pack(pk, tmpl->config, eva_dir, err) < 0) {
+            for (size_t f = 0; f < b.count; f++) msgpack_sbuffer_destroy(&b.fields[f].value);
+            free(user);
+            return -1;
+        }
+    } else {
+        msgpack_pack_map(pk, 0);
+    }
     pk = harness_initial_field(&b, "workers");
     msgpack_pack_uint32(pk, out->workers);
     pk = harness_initial_field(&b, "user");
     harness_initial_str(pk, user);
     pk = harness_initial_field(&b, "react_to_fail");
-    harness_initial_bool(pk, tmpl->react_to_fail && tmpl->react_to_fail->via.boolean);
+    harness_initial_bool(pk, react_to_fail);
     pk = harness_initial_field(&b, "fail_mode");
     harness_initial_bool(pk, opts->fail_mode);
     pk = harness_initial_field(&b, "fips");
     harness_initial_bool(pk, opts->fips);
     pk = harness_initial_field(&b, "call_tracing");
     harness_initial_bool(pk, opts->call_tracing || (tmpl->call_tracing && tmpl->call_tracing->via.boolean));
+    /* eva4-common services.rs default_restart_delay: 2 s, sent as float seconds */
+    pk = harness_initial_field(&b, "restart_delay");
+    double rd = 2.0;
+    if (tmpl->restart_delay) harness_svc_template_number(tmpl->restart_delay, &rd);
+    msgpack_pack_double(pk, rd);
     free(user);
 
     /* assemble: extra keys replace fields of the same name, new ones follow */

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "errcode.h"
 #include "output.h"
 #include "payload_json.h"
 #include "strbuf.h"
@@ -24,6 +25,11 @@ void harness_json_lines_reply(const void *method, size_t method_len, const struc
     harness_strbuf_append_str(&sb, "{\"reply\":");
     harness_payload_json_append_string(&sb, method, method_len);
     harness_strbuf_appendf(&sb, ",\"code\":%d", (int)reply->code);
+    if (reply->code < 0) {
+        /* the code's name next to the number; codes EVA ICS does not know are OTHER on a node */
+        const char *name = harness_errcode_name(reply->code);
+        harness_strbuf_appendf(&sb, ",\"error\":\"%s\"", name ? name : "unknown (OTHER on a node)");
+    }
     if (reply->has_payload) harness_json_lines_payload(&sb, reply->payload, reply->payload_len);
     harness_strbuf_append_char(&sb, '}');
     harness_output_stdout_line(sb.data, sb.len);

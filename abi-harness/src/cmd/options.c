@@ -20,7 +20,7 @@ enum harness_opt_id {
     OPT_CORE_INACTIVE, OPT_FAULT, OPT_SEED, OPT_CALL, OPT_FRAME, OPT_SCRIPT, OPT_KEEP_RUNNING, OPT_DRAIN,
     OPT_CHECK_ACTIONS, OPT_NO_FRAMES, OPT_SENDER, OPT_DELIVER_UNSUBSCRIBED, OPT_SYSTEM_NAME, OPT_DATA_PATH,
     OPT_EVA_DIR, OPT_FIPS, OPT_CALL_TRACING, OPT_INITIAL_EXTRA, OPT_ONLY, OPT_TIME_LIMIT, OPT_ITERATIONS,
-    OPT_VERBOSE, OPT_LIST, OPT_HELP,
+    OPT_VERBOSE, OPT_LIST, OPT_HELP, OPT_WORKERS, OPT_CORE_DELAY, OPT_SKIP,
 };
 
 #define R HARNESS_CMD_RUN
@@ -38,11 +38,13 @@ static const struct harness_opt {
     {OPT_ID, "id", "SVC_ID", R | C | B, "service id in the initial payload (default " HARNESS_DEFAULT_SVC_ID ")"},
     {OPT_FAIL_MODE, "fail-mode", NULL, R | C | B, "set fail_mode in the initial payload (the previous instance failed)"},
     {OPT_LOG_LEVEL, "log-level", "LEVEL", R | C | B, "trace|debug|info|warn|error|off: core.log_level and the stderr filter (default info)"},
-    {OPT_POOL, "pool", "N", R | C | B, "worker pool threads for calls and frames (default 4)"},
-    {OPT_QUEUE_SIZE, "queue-size", "N", R | C | B, "outgoing queue bound; full -> BUSY (default bus.queue_size or 8192)"},
+    {OPT_WORKERS, "workers", "N", R | C | B, "override the template's workers (default 1, as on a node): <= 1 models the one-thread runtime of EVA ICS 4.2"},
+    {OPT_POOL, "pool", "N", R | C | B, "threads that run calls and frames in the library (default 4)"},
+    {OPT_QUEUE_SIZE, "queue-size", "N", R | C | B, "the launcher's command queue bound; full -> BUSY (default: --command-queue-size of command:, else 8192)"},
     {OPT_RESULT_MODE, "result-mode", "MODE", R | B, "GET_RPC_RESULT: swap (repoint, as the node does; default) or copy (into the caller's buffer)"},
     {OPT_REGISTRY, "registry", "FILE", R | C | B, "keep eva.registry in FILE (MessagePack map) across runs; check only reads it"},
-    {OPT_CORE_INACTIVE, "core-inactive", NULL, R | C | B, "eva.core test answers active: false (and core.active is false)"},
+    {OPT_CORE_INACTIVE, "core-inactive", NULL, R | C | B, "the core never becomes active (eva.core test answers active: false, RAW/ACT dropped)"},
+    {OPT_CORE_DELAY, "core-delay", "SECONDS", R, "the core becomes active this long after the service is ready (default 0: right after svc_launch returned)"},
     {OPT_FAULT, "fault", "SPEC", R | B, "inject faults: publish=busy:P, subscribe=busy:P, rpc=error:P[:CODE], rpc=timeout:P, registry=down (repeatable)"},
     {OPT_SEED, "seed", "N", R | C | B, "seed for fault injection and the check's random data (default: random, printed)"},
     {OPT_CALL, "call", "METHOD [PARAMS]", R, "call METHOD after ready; PARAMS is JSON/YAML flow text, none = no payload (repeatable)"},
@@ -55,12 +57,13 @@ static const struct harness_opt {
     {OPT_SENDER, "sender", "NAME", R | C | B, "primary_sender of calls and frames (default eva.core)"},
     {OPT_DELIVER_UNSUBSCRIBED, "deliver-unsubscribed", NULL, R, "deliver --frame/frame steps even when the library did not subscribe to the topic"},
     {OPT_SYSTEM_NAME, "system-name", "NAME", R | C | B, "system_name in the initial payload (default: host name)"},
-    {OPT_DATA_PATH, "data-path", "DIR", R | C | B, "data_path (default $TMPDIR/abi-harness-UID/svc_data/ID; empty for user nobody)"},
-    {OPT_EVA_DIR, "eva-dir", "DIR", R | C | B, "core.path in the initial payload (default /opt/eva4)"},
+    {OPT_DATA_PATH, "data-path", "DIR", R | C | B, "data_path (default EVA_DIR/runtime/svc_data/ID, created; empty for user nobody)"},
+    {OPT_EVA_DIR, "eva-dir", "DIR", R | C | B, "the EVA ICS dir: core.path, data_path's root, relative library paths of command:, ^include files (default: the template's folder, else the current one)"},
     {OPT_FIPS, "fips", NULL, R | C | B, "set fips in the initial payload"},
     {OPT_CALL_TRACING, "call-tracing", NULL, R | C | B, "set call_tracing in the initial payload"},
     {OPT_INITIAL_EXTRA, "initial-extra", "YAML", R | C | B, "a map merged over the initial payload's top level (e.g. '{realtime: {}}')"},
     {OPT_ONLY, "only", "IDS", C, "run only these checks (comma-separated ids)"},
+    {OPT_SKIP, "skip", "METHOD", C, "never call METHOD (one that stops or crashes the service by design; repeatable)"},
     {OPT_TIME_LIMIT, "time-limit", "SECONDS", C, "time limit of each check's child process (default 60)"},
     {OPT_ITERATIONS, "iterations", "N", C, "thread-local-results: calls per thread (default 20000)"},
     {OPT_VERBOSE, "verbose", NULL, C, "show the library's stdout/stderr of every check, not only of failed ones"},
@@ -89,27 +92,39 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
               "once the service is ready, print one JSON line per reply and per published frame on stdout:\n"
               "  {\"reply\":\"get\",\"code\":0,\"payload\":{...}}\n"
               "  {\"frame\":\"RAW/sensor/tests/temp\",\"payload\":{\"status\":1,\"value\":25}}\n"
-              "then stop the service in order. With no steps it stays up until SIGINT/SIGTERM or TERMINATE.\n"
+              "then stop the service in order. With no steps it stays up until SIGTERM/SIGHUP, the stop method\n"
+              "or TERMINATE; Ctrl-C (SIGINT) stops it too, although a node's launcher ignores SIGINT.\n"
+              "The model follows the real launcher: workers (template or --workers, default 1) <= 1 is the\n"
+              "one-thread runtime of EVA ICS 4.2, where an RPC_CALL made in a lifecycle callback never returns\n"
+              "(reported, exit 6); the core starts inactive and drops RAW/ACT events until --core-delay after\n"
+              "the service is ready.\n"
               "Logs go to stderr as \"[level] text\"; the end of the run prints an \"actions: ...\" line.\n"
               "LIB may be left out when --config has \"command: svc/eva-ffi /path/lib.so\".\n\n",
               f);
     } else if (cmd == HARNESS_CMD_CHECK) {
         fputs("usage: abi-harness check LIB [--config svc.yml] [options]\n\n"
               "ABI conformance of any FFI service library. Each check runs in a child process of its own\n"
-              "(a crash or hang fails that check only) and prints PASS/FAIL/SKIP <id>: detail, then\n"
-              "\"check: N passed, N failed, N skipped\". Exit 0 only when nothing failed.\n\n"
+              "(a crash or hang fails that check only) and prints one verdict per check, then\n"
+              "\"check: N passed, N warned, N failed, N skipped\". Exit non-zero only on a FAIL.\n"
+              "  FAIL  breaks or hangs on a node      WARN  breaks the ABI text, the launcher accepts it\n"
+              "  PASS  otherwise                      SKIP  nothing to check (e.g. no svc_on_rpc_call)\n\n"
               "checks:\n"
               "  symbols               required symbols present; which optional ones exist\n"
               "  abi-version           eva_svc_set_op_fn: versions 0 and 2 -> UNSUPPORTED, 1 -> 0\n"
               "  init-info             svc_init > 0; the exact-size result is a valid service info map\n"
               "  result-bounds         get_result with max n-1 / 0 / NULL data fails and writes nothing past max\n"
               "  thread-local-results  8 threads: every reply is the call's own (needs 2 distinct replies)\n"
-              "  not-ready             before svc_prepare every listed method answers NOT_READY\n"
+              "  not-ready             before svc_prepare every listed method answers NOT_READY (WARN: a SHOULD)\n"
               "  result-modes          full lifecycles in swap and copy GET_RPC_RESULT modes agree\n"
               "  method-bytes          odd method names (empty, non-UTF-8, NUL, 64 KiB, guard page) -> METHOD_NOT_FOUND\n"
               "  garbage-payloads      garbage params: no crash, non-MessagePack refused, results fetchable\n"
               "  frames                garbage frames from several threads: no crash\n"
-              "  terminate             svc_terminate returns 0 in time, then no op calls for 300 ms\n\n",
+              "  terminate             svc_terminate returns 0 in time, then no op calls for 300 ms\n"
+              "  op-buffers            op buffers of a lifecycle and a call of each method, read as the launcher\n"
+              "                        reads them: a missing final NUL WARNs, an empty topic FAILs (hangs a node)\n"
+              "  one-worker-lifecycle  the lifecycle with workers: 1 (EVA ICS 4.2's one-thread runtime): FAILs\n"
+              "                        naming an RPC_CALL made in a lifecycle callback (WARN when the template\n"
+              "                        sets workers >= 2)\n\n",
               f);
     } else {
         harness_bench_usage(f); /* bench has a parser of its own (bench_options.c) */
@@ -133,12 +148,16 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
               "  - mark                         later frame expects look only at frames after it\n"
               "  - stress: {threads: N, iterations: N, steps: [call/frame/sleep steps]}\n"
               "                                 \"{t}\"/\"{n}\" in strings: thread index / iteration\n"
+              "  - core: {oid: OID, status: N, value: V, within: S (0)}\n"
+              "                                 the mock core's state of OID matches (status/value optional)\n"
+              "  - core: {oid: OID, absent: true}  the core holds no state for OID\n"
               "  - stop\n"
               "values: JSON or YAML; {\"$bin\": \"hex\"} is bin, {\"$uuid\": \"name\"} a 16-byte uuid per name;\n"
               "maps in expects match as subsets, numbers by value\n",
               f);
-        fputs("\nexit codes: 0 ok, 1 a step/expect failed or --check-actions found violations, 2 usage,\n"
-              "            3 launch failed, 4 shutdown failed or overran timeout.shutdown, 5 POC\n",
+        fputs("\nexit codes: 0 ok, 1 a step/expect failed, --check-actions found violations, or POC (the\n"
+              "            service is stopped first, as the launcher does), 2 usage, 3 launch failed,\n"
+              "            4 shutdown failed or overran timeout.shutdown, 6 would hang on a node\n",
               f);
     } else if (cmd == HARNESS_CMD_CHECK) {
         fputs("\nexit codes: 0 nothing failed, 1 a check failed, 2 usage\n", f);
@@ -267,6 +286,18 @@ static int harness_options_apply(struct harness_options *o, const struct harness
         o->iterations = n;
         break;
     case OPT_VERBOSE: o->verbose = 1; break;
+    case OPT_WORKERS:
+        if (harness_parse_ulong(val, 0, 1024, &n) < 0) return harness_options_error("--workers %s: use 0..1024%s", val, "");
+        o->workers = (long)n;
+        break;
+    case OPT_CORE_DELAY:
+        if (harness_parse_seconds(val, &o->core_delay) < 0)
+            return harness_options_error("--core-delay %s: not a number of seconds%s", val, "");
+        break;
+    case OPT_SKIP:
+        o->skips = harness_xrealloc(o->skips, (o->skip_count + 1) * sizeof *o->skips);
+        o->skips[o->skip_count++] = val;
+        break;
     case OPT_LIST: o->list_checks = 1; break;
     case OPT_HELP: break;
     }
@@ -284,6 +315,7 @@ int harness_options_parse(struct harness_options *o, enum harness_subcommand cmd
     o->sender = "eva.core";
     o->time_limit = 60;
     o->iterations = 20000;
+    o->workers = -1;
     harness_fault_init(&o->faults, 0);
     int only_positional = 0;
     for (int i = 0; i < argc; i++) {
@@ -333,4 +365,6 @@ void harness_options_free(struct harness_options *o)
 {
     free(o->steps);
     o->steps = NULL;
+    free(o->skips);
+    o->skips = NULL;
 }

@@ -22,6 +22,18 @@ struct harness_svc_template {
     const msgpack_object *timeout;
     const msgpack_object *react_to_fail;
     const msgpack_object *call_tracing;
+    const msgpack_object *env;
+    const msgpack_object *realtime;
+    const msgpack_object *restart_delay;
+    char *dir; /* the template's folder (absolute), NULL without a template */
+};
+
+/* the launcher's own command line, from "command: svc/eva-ffi [options] LIB"
+ * (eva4 svc/ffi/src/main.rs Args) */
+struct harness_launcher_args {
+    char *library_path;        /* as written; NULL when absent */
+    size_t command_queue_size; /* --command-queue-size, default 8192 */
+    int blocking_fp;           /* --blocking-fp */
 };
 
 /* path NULL: an empty template. -1 with a message in err. */
@@ -31,7 +43,12 @@ void harness_svc_template_destroy(struct harness_svc_template *tmpl);
 const msgpack_object *harness_svc_template_field(const msgpack_object *map, const char *key);
 /* a number (int or float) as double; 0 when it is not one */
 int harness_svc_template_number(const msgpack_object *o, double *out);
-/* the library path from "command: svc/eva-ffi /path/lib.so" (malloc'd), or NULL */
-char *harness_svc_template_library(const struct harness_svc_template *tmpl);
+/* parse command: as the launcher's command line; -1 with a message in err
+ * (unknown option, bad number). No command: defaults, library_path NULL. */
+int harness_svc_template_args(const struct harness_svc_template *tmpl, struct harness_launcher_args *args,
+                              struct harness_strbuf *err);
+void harness_launcher_args_destroy(struct harness_launcher_args *args);
+/* eva4 svc/ffi/src/main.rs: a relative library path is taken from the EVA dir (malloc'd) */
+char *harness_svc_template_resolve_library(const char *library_path, const char *eva_dir);
 
 #endif

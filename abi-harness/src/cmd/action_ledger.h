@@ -1,7 +1,8 @@
 /* The action ledger: every ACT/... frame ({uuid, status}) and every reply
  * to an `action`/`run` call, so the end of a run can say how actions ended
  * and whether each accepted action (the call returned 0) got exactly one
- * terminal event (COMPLETED, FAILED, CANCELED, TERMINATED) after PENDING. */
+ * terminal event (COMPLETED, FAILED, CANCELED, TERMINATED) after PENDING,
+ * and that no terminal event names a uuid that no call carried. */
 #ifndef HARNESS_ACTION_LEDGER_H
 #define HARNESS_ACTION_LEDGER_H
 

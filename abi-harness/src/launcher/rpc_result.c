@@ -13,7 +13,7 @@ struct harness_rpc_result_slot {
     char *data;
     size_t len;
     int has_result;
-    int made_call;
+    int32_t last_code; /* of the last RPC_CALL: > 0 when it set this result */
     /* the previous result, poisoned but still allocated: a library that
      * kept its pointer reads the poison, not a newer result that malloc
      * happened to place at the same address */
@@ -61,11 +61,15 @@ static struct harness_rpc_result_slot *harness_rpc_result_slot(int create)
     return slot;
 }
 
-void harness_rpc_result_begin(void)
+void harness_rpc_result_note_call(int32_t code)
 {
-    struct harness_rpc_result_slot *slot = harness_rpc_result_slot(1);
-    harness_rpc_result_drop(slot);
-    slot->made_call = 1;
+    harness_rpc_result_slot(1)->last_code = code;
+}
+
+int32_t harness_rpc_result_last_code(void)
+{
+    struct harness_rpc_result_slot *slot = harness_rpc_result_slot(0);
+    return slot ? slot->last_code : 0;
 }
 
 void harness_rpc_result_set(char *data, size_t len)
@@ -75,7 +79,7 @@ void harness_rpc_result_set(char *data, size_t len)
     slot->data = data;
     slot->len = len;
     slot->has_result = 1;
-    slot->made_call = 1;
+    slot->last_code = len > INT32_MAX ? INT32_MAX : (int32_t)len;
 }
 
 int32_t harness_rpc_result_fetch(struct EvaFFIBuffer *buf, enum harness_result_mode mode,
@@ -83,12 +87,8 @@ int32_t harness_rpc_result_fetch(struct EvaFFIBuffer *buf, enum harness_result_m
 {
     struct harness_rpc_result_slot *slot = harness_rpc_result_slot(0);
     *result_len = 0;
-    if (!slot || !slot->made_call) {
+    if (!slot || !slot->has_result) {
         *problem = HARNESS_RPC_RESULT_NO_CALL;
-        return EVA_ERR_CODE_NOT_FOUND;
-    }
-    if (!slot->has_result) {
-        *problem = HARNESS_RPC_RESULT_NO_RESULT;
         return EVA_ERR_CODE_NOT_FOUND;
     }
     *result_len = slot->len;
@@ -104,7 +104,7 @@ int32_t harness_rpc_result_fetch(struct EvaFFIBuffer *buf, enum harness_result_m
         memcpy(buf->data, slot->data, slot->len);
         buf->len = slot->len;
     }
-    *problem = HARNESS_RPC_RESULT_OK;
+    *problem = slot->last_code > 0 ? HARNESS_RPC_RESULT_OK : HARNESS_RPC_RESULT_STALE;
     return EVA_OK;
 }
 

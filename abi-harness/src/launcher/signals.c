@@ -24,6 +24,7 @@ void harness_signals_block(void)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -35,18 +36,25 @@ static void *harness_signals_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     int count = 0;
     /* a timed wait, so the thread can be joined at the end of the run */
     struct timespec tick = {0, 100 * 1000 * 1000};
     while (!atomic_load(&harness_signals.stop)) {
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig <= 0) continue;
+        const char *name = sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
         if (++count > 1) {
-            harness_log(HARNESS_LOG_ERROR, "second %s: exiting at once", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            harness_log(HARNESS_LOG_ERROR, "second %s: exiting at once", name);
             harness_output_emergency_flush();
             _exit(HARNESS_EXIT_SIGNAL_BASE + sig);
         }
-        harness_log(HARNESS_LOG_INFO, "%s received: stopping the service", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        /* eva4-sdk src/service.rs svc_start_signal_handlers: SIGTERM and SIGHUP stop the service,
+         * SIGINT is ignored by a node's launcher (the harness lets a person's Ctrl-C stop it) */
+        if (sig == SIGINT)
+            harness_log(HARNESS_LOG_INFO, "SIGINT received: stopping the service (a node's launcher ignores SIGINT)");
+        else
+            harness_log(HARNESS_LOG_INFO, "%s received: stopping the service", name);
         if (harness_signals.on_signal) harness_signals.on_signal(sig, harness_signals.ud);
     }
     return NULL;

@@ -19,7 +19,8 @@ enum harness_stop_reason {
     HARNESS_STOP_NONE = 0,
     HARNESS_STOP_CALL,      /* the `stop` method */
     HARNESS_STOP_TERMINATE, /* the library's TERMINATE op */
-    HARNESS_STOP_SIGNAL,    /* SIGINT/SIGTERM */
+    HARNESS_STOP_SIGNAL,    /* SIGTERM/SIGHUP (and a person's SIGINT) */
+    HARNESS_STOP_POC,       /* the library raised POC: stop, then exit 1 */
     HARNESS_STOP_END,       /* the run's steps are done */
 };
 
@@ -59,6 +60,11 @@ void harness_service_call(struct harness_service *svc, const void *method, size_
  * (or always with force); 1 delivered, 0 not */
 int harness_service_frame(struct harness_service *svc, const char *topic, const void *payload, size_t payload_len,
                           int force);
+int harness_service_frame_from(struct harness_service *svc, const char *sender, const char *topic,
+                               const void *payload, size_t payload_len, int force);
+/* SVC/ST {"status": status} from the launcher */
+void harness_service_publish_status(const char *status);
+/* stop.c */
 void harness_service_request_stop(struct harness_service *svc, enum harness_stop_reason reason);
 enum harness_stop_reason harness_service_stop_requested(struct harness_service *svc);
 /* wait for a stop request; timeout < 0 waits for ever; returns the reason */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "output.h"
 #include "eva_ffi.h"
 #include "xalloc.h"
 
@@ -17,6 +18,8 @@ int harness_mock_core_init(struct harness_mock_core *core, const struct harness_
     core->cfg = *cfg;
     core->started = harness_clock_now();
     atomic_init(&core->calls, 0);
+    atomic_init(&core->active, cfg->core_active ? 1 : 0);
+    atomic_init(&core->dropped, 0);
     harness_item_store_init(&core->items);
     if (harness_registry_open(&core->registry, registry_path, persist, err) < 0) {
         harness_item_store_destroy(&core->items);
@@ -30,6 +33,38 @@ void harness_mock_core_destroy(struct harness_mock_core *core)
 {
     harness_item_store_destroy(&core->items);
     harness_registry_close(&core->registry);
+}
+
+void harness_mock_core_activate(struct harness_mock_core *core)
+{
+    atomic_store(&core->active, 1);
+}
+
+int harness_mock_core_is_active(struct harness_mock_core *core)
+{
+    return atomic_load(&core->active);
+}
+
+/* dropped-event lines shown before they are only counted */
+#define HARNESS_CORE_DROPS_SHOWN 20
+
+/* eva4 eva/src/eapi.rs: raw state and action events are ignored until the core is active */
+int harness_mock_core_on_frame(struct harness_mock_core *core, const char *topic, const char *payload, size_t len)
+{
+    int raw = !strcmp(topic, "RAW") || !strncmp(topic, "RAW/", 4);
+    int act = !strncmp(topic, "ACT/", 4);
+    if ((raw || act) && !atomic_load(&core->active)) {
+        unsigned long n = atomic_fetch_add(&core->dropped, 1) + 1;
+        if (n <= HARNESS_CORE_DROPS_SHOWN)
+            harness_log(HARNESS_LOG_WARN, "core inactive: dropped %s (a node's core ignores RAW/ACT events until it is "
+                                          "active; publish again after)%s",
+                        topic, n == HARNESS_CORE_DROPS_SHOWN ? " (further drops are only counted)" : "");
+        return 1;
+    }
+    char why[160];
+    if (harness_item_store_apply_frame(&core->items, topic, payload, len, why, sizeof why) < 0)
+        harness_log(HARNESS_LOG_WARN, "the core would reject the raw event on %s: %s", topic, why);
+    return 0;
 }
 
 static const msgpack_object *harness_mock_core_field(const msgpack_object *map, const char *key)
@@ -66,7 +101,7 @@ static int32_t harness_mock_core_test(struct harness_mock_core *core, char **out
     clock_gettime(CLOCK_REALTIME, &now);
     msgpack_pack_map(&pk, 11);
     harness_mock_core_pack_str(&pk, "active");
-    if (core->cfg.core_active) msgpack_pack_true(&pk);
+    if (atomic_load(&core->active)) msgpack_pack_true(&pk);
     else msgpack_pack_false(&pk);
     harness_mock_core_pack_str(&pk, "build");
     msgpack_pack_uint64(&pk, core->cfg.core_build);
@@ -163,6 +198,11 @@ static int32_t harness_mock_core_registry(struct harness_mock_core *core, const 
         rc = harness_registry_delete(&core->registry, k);
     }
     free(k);
+    /* eva4 eva.registry: key_set and key_delete answer a nil payload */
+    if (rc == 0 && (set || del) && !*out) {
+        *out = harness_xmemdup("\xc0", 1);
+        *out_len = 1;
+    }
     return rc;
 }
 

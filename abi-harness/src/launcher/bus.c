@@ -11,7 +11,9 @@
 #include "clock.h"
 #include "exit_codes.h"
 #include "output.h"
+#include "op_buffers.h"
 #include "payload_json.h"
+#include "runtime.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -32,9 +34,16 @@ static struct {
     double terminated_at;
     atomic_ulong ops, publish, subscribe, rpc_calls, rpc_results, logs, busy, not_ready, invalid, misuse;
     atomic_ulong after_terminate;
+    atomic_ulong no_nul[HARNESS_NUL_SLOTS];
+    atomic_ulong empty_topics, stale_results, logs_dropped;
+    atomic_int poc;
     atomic_int after_terminate_first_op;
     _Atomic double after_terminate_first_delay;
 } harness_bus;
+
+const char *const harness_nul_slot_names[HARNESS_NUL_SLOTS] = {"SUBSCRIBE_TOPIC", "UNSUBSCRIBE_TOPIC",
+                                                               "PUBLISH_TOPIC",   "RPC_CALL",
+                                                               "LOG_*",           "POC"};
 
 const char *harness_bus_op_name(int op)
 {
@@ -72,11 +81,25 @@ static void harness_bus_misuse(const char *fmt, ...)
     harness_strbuf_destroy(&sb);
 }
 
-static int32_t harness_bus_invalid(const char *op, const char *why)
+static int32_t harness_bus_invalid(const char *op, const char *why, enum harness_op_read r)
 {
     atomic_fetch_add(&harness_bus.invalid, 1);
-    harness_bus_misuse("%s: %s", op, why);
-    return EVA_ERR_CODE_INVALID_DATA;
+    int code = harness_op_read_code(r);
+    harness_bus_misuse("%s: %s (%d)", op, why, code);
+    return code;
+}
+
+/* which no_nul counter an op uses */
+static int harness_bus_nul_slot(int16_t op)
+{
+    switch (op) {
+    case EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC: return HARNESS_NUL_SUBSCRIBE;
+    case EVA_FFI_SVC_OP_UNSUBSCRIBE_TOPIC: return HARNESS_NUL_UNSUBSCRIBE;
+    case EVA_FFI_SVC_OP_PUBLISH_TOPIC: return HARNESS_NUL_PUBLISH;
+    case EVA_FFI_SVC_OP_RPC_CALL: return HARNESS_NUL_RPC_CALL;
+    case EVA_FFI_SVC_OP_POC: return HARNESS_NUL_POC;
+    default: return HARNESS_NUL_LOG;
+    }
 }
 
 static void *harness_bus_consumer_main(void *arg)
@@ -84,12 +107,7 @@ static void *harness_bus_consumer_main(void *arg)
     (void)arg;
     struct harness_out_frame *f;
     while ((f = harness_out_queue_pop(&harness_bus.queue)) != NULL) {
-        if (harness_bus.cfg.core) {
-            char why[160];
-            if (harness_item_store_apply_frame(&harness_bus.cfg.core->items, f->topic, f->payload, f->payload_len,
-                                               why, sizeof why) < 0)
-                harness_log(HARNESS_LOG_WARN, "the core would reject the raw event on %s: %s", f->topic, why);
-        }
+        if (harness_bus.cfg.core) harness_mock_core_on_frame(harness_bus.cfg.core, f->topic, f->payload, f->payload_len);
         if (harness_bus.cfg.frame_sink) harness_bus.cfg.frame_sink(harness_bus.cfg.sink_ud, f);
         harness_out_queue_done(&harness_bus.queue, f);
     }
@@ -101,7 +119,7 @@ void harness_bus_start(const struct harness_bus_config *cfg)
     harness_bus.cfg = *cfg;
     harness_out_queue_init(&harness_bus.queue, cfg->queue_size);
     harness_topic_set_init(&harness_bus.subscriptions);
-    atomic_store(&harness_bus.active, 1);
+    atomic_store(&harness_bus.active, 0); /* eva4-sdk service.rs ACTIVE: false until svc_mark_ready */
     atomic_store(&harness_bus.after_terminate_first_op, 0);
     if (pthread_create(&harness_bus.consumer, NULL, harness_bus_consumer_main, NULL) != 0) {
         harness_log(HARNESS_LOG_CRITICAL, "cannot start the bus consumer thread");
@@ -131,26 +149,53 @@ void harness_bus_mark_terminated(void)
     atomic_store(&harness_bus.terminated, 1);
 }
 
-/* SUBSCRIBE/UNSUBSCRIBE: one or more topics, each ended by NUL */
+/* a buffer the launcher accepts although the ABI text asks for a final NUL:
+ * counted per op, told once per op */
+static void harness_bus_note_no_nul(int16_t op)
+{
+    int slot = harness_bus_nul_slot(op);
+    if (atomic_fetch_add(&harness_bus.no_nul[slot], 1) == 0)
+        harness_log(HARNESS_LOG_WARN,
+                    "%s buffer without a final NUL: the ABI text asks for one, the launcher accepts it "
+                    "(abi-and-launcher.md, \"Buffers passed through the op function\")",
+                    harness_bus_op_name(op));
+}
+
+/* eva4 svc/ffi/src/main.rs str_vec_from_ebuf_raw: an empty topic makes the launcher loop for ever */
+static void harness_bus_empty_topic(int16_t op)
+{
+    atomic_fetch_add(&harness_bus.empty_topics, 1);
+    char report[200];
+    snprintf(report, sizeof report,
+             "hangs on a node: %s with an empty topic (two NULs in a row or a leading NUL): the launcher loops "
+             "for ever reading it",
+             harness_bus_op_name(op));
+    harness_runtime_report_hang(report);
+}
+
+/* eva4 svc/ffi/src/main.rs svc_op SubscribeTopic/UnsubscribeTopic */
 static int32_t harness_bus_subscribe(int16_t op, struct EvaFFIBuffer *buf)
 {
-    const char *name = harness_bus_op_name(op);
-    if (!buf || !buf->data || buf->len == 0) return harness_bus_invalid(name, "no topics given");
-    if (buf->data[buf->len - 1] != '\0') return harness_bus_invalid(name, "the last topic is not NUL-terminated");
-    /* validate all first: a bad buffer changes nothing */
-    for (size_t i = 0; i < buf->len;) {
-        size_t n = strlen(buf->data + i);
-        if (n == 0) return harness_bus_invalid(name, "an empty topic");
-        i += n + 1;
+    struct harness_op_slice *topics;
+    size_t count;
+    int had_nul;
+    enum harness_op_read r = harness_op_read_topics(buf, &topics, &count, &had_nul);
+    if (r == HARNESS_OP_READ_HANGS) {
+        harness_bus_empty_topic(op);
+        return EVA_ERR_CODE_INVALID_DATA;
     }
+    if (r != HARNESS_OP_READ_OK) return harness_bus_invalid(harness_bus_op_name(op), "topics are not UTF-8 or no buffer", r);
+    if (!had_nul) harness_bus_note_no_nul(op);
+    /* eva4 svc/ffi/src/main.rs bus_task!: try_send on the bounded command queue, full -> BUSY */
     if (harness_out_queue_is_full(&harness_bus.queue) ||
         harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_SUBSCRIBE_BUSY)) {
         atomic_fetch_add(&harness_bus.busy, 1);
+        free(topics);
         return EVA_ERR_CODE_BUSY;
     }
     atomic_fetch_add(&harness_bus.subscribe, 1);
-    for (size_t i = 0; i < buf->len;) {
-        const char *topic = buf->data + i;
+    for (size_t i = 0; i < count; i++) {
+        char *topic = harness_xstrndup(topics[i].data, topics[i].len);
         if (op == EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC) {
             if (harness_topic_set_add(&harness_bus.subscriptions, topic))
                 harness_log(HARNESS_LOG_DEBUG, "library subscribed to %s", topic);
@@ -158,19 +203,22 @@ static int32_t harness_bus_subscribe(int16_t op, struct EvaFFIBuffer *buf)
             if (harness_topic_set_remove(&harness_bus.subscriptions, topic))
                 harness_log(HARNESS_LOG_DEBUG, "library unsubscribed from %s", topic);
         }
-        i += strlen(topic) + 1;
+        free(topic);
     }
+    free(topics);
     return EVA_OK;
 }
 
+/* eva4 svc/ffi/src/main.rs svc_op PublishTopic: topic to the first NUL (or all), payload after */
 static int32_t harness_bus_publish_op(struct EvaFFIBuffer *buf)
 {
-    if (!buf || !buf->data || buf->len == 0) return harness_bus_invalid("PUBLISH_TOPIC", "no topic given");
-    const char *nul = memchr(buf->data, '\0', buf->len);
-    if (!nul) return harness_bus_invalid("PUBLISH_TOPIC", "the topic is not NUL-terminated");
-    size_t tlen = (size_t)(nul - buf->data);
+    struct harness_op_slice topic, payload;
+    int had_nul;
+    enum harness_op_read r = harness_op_read_publish(buf, &topic, &payload, &had_nul);
+    if (r != HARNESS_OP_READ_OK) return harness_bus_invalid("PUBLISH_TOPIC", "the topic is not UTF-8 or no buffer", r);
+    if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_PUBLISH_TOPIC);
     if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_PUBLISH_BUSY) ||
-        harness_out_queue_push(&harness_bus.queue, buf->data, tlen, nul + 1, buf->len - tlen - 1) < 0) {
+        harness_out_queue_push(&harness_bus.queue, topic.data, topic.len, payload.data, payload.len) < 0) {
         atomic_fetch_add(&harness_bus.busy, 1);
         return EVA_ERR_CODE_BUSY;
     }
@@ -178,43 +226,49 @@ static int32_t harness_bus_publish_op(struct EvaFFIBuffer *buf)
     return EVA_OK;
 }
 
+/* eva4 svc/ffi/src/main.rs svc_op RpcCall: blocks until the call ends; <0 error, 0 no payload, n result size */
 static int32_t harness_bus_rpc_call(struct EvaFFIBuffer *buf)
 {
-    /* whatever happens, the previous result of this thread is gone */
-    harness_rpc_result_begin();
-    if (!buf || !buf->data || buf->len == 0) return harness_bus_invalid("RPC_CALL", "no target given");
-    const char *nul1 = memchr(buf->data, '\0', buf->len);
-    if (!nul1) return harness_bus_invalid("RPC_CALL", "the target is not NUL-terminated");
-    size_t rest = buf->len - (size_t)(nul1 + 1 - buf->data);
-    const char *method = nul1 + 1;
-    const char *nul2 = memchr(method, '\0', rest);
-    if (!nul2) return harness_bus_invalid("RPC_CALL", "the method is not NUL-terminated");
-    const char *params = nul2 + 1;
-    size_t params_len = buf->len - (size_t)(params - buf->data);
+    struct harness_op_slice t, m, params;
+    int had_nul;
+    enum harness_op_read r = harness_op_read_rpc_call(buf, &t, &m, &params, &had_nul);
+    if (r != HARNESS_OP_READ_OK) return harness_bus_invalid("RPC_CALL", "target/method not UTF-8 or no buffer", r);
+    if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_RPC_CALL);
     if (harness_out_queue_is_full(&harness_bus.queue)) {
         atomic_fetch_add(&harness_bus.busy, 1);
         return EVA_ERR_CODE_BUSY;
     }
+    harness_runtime_before_rpc(t.data, t.len, m.data, m.len);
     atomic_fetch_add(&harness_bus.rpc_calls, 1);
-    const char *target = buf->data;
+    char *target = harness_xstrndup(t.data, t.len);
+    char *method = harness_xstrndup(m.data, m.len);
+    int32_t rc;
+    char *out = NULL;
+    size_t out_len = 0;
     if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_TIMEOUT)) {
         harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: injected timeout", target, method);
         harness_clock_sleep(harness_bus.cfg.rpc_timeout);
-        return EVA_ERR_CODE_TIMEOUT;
-    }
-    if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_ERROR)) {
+        rc = EVA_ERR_CODE_TIMEOUT;
+    } else if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_ERROR)) {
         harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: injected error %d", target, method,
                     harness_bus.cfg.faults->rpc_error_code);
-        return harness_bus.cfg.faults->rpc_error_code;
+        rc = harness_bus.cfg.faults->rpc_error_code;
+    } else {
+        rc = harness_bus.cfg.core ? harness_mock_core_call(harness_bus.cfg.core, target, method, params.data,
+                                                          params.len, &out, &out_len)
+                                  : EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED;
+        if (rc == EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED) {
+            /* eva4 svc/ffi/src/main.rs safe_rpc_call(.., TIMEOUT): a peer not on the bus is not an
+             * error at once, the call waits out timeout.default */
+            harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: no such peer on the bus, waiting timeout.default (%g s)",
+                        target, method, harness_bus.cfg.rpc_timeout);
+            harness_clock_sleep(harness_bus.cfg.rpc_timeout);
+            rc = EVA_ERR_CODE_TIMEOUT;
+        }
     }
-    char *out = NULL;
-    size_t out_len = 0;
-    int32_t rc = harness_bus.cfg.core
-                     ? harness_mock_core_call(harness_bus.cfg.core, target, method, params, params_len, &out, &out_len)
-                     : EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED;
     if (harness_output_level() <= HARNESS_LOG_DEBUG) {
         struct harness_strbuf sb = HARNESS_STRBUF_INIT;
-        harness_payload_json_describe(&sb, params, params_len);
+        harness_payload_json_describe(&sb, params.data, params.len);
         harness_strbuf_appendf(&sb, " -> %d", (int)rc);
         if (rc == 0 && out_len) {
             harness_strbuf_append_str(&sb, " ");
@@ -223,25 +277,26 @@ static int32_t harness_bus_rpc_call(struct EvaFFIBuffer *buf)
         harness_log(HARNESS_LOG_DEBUG, "rpc %s %s %s", target, method, sb.data);
         harness_strbuf_destroy(&sb);
     }
-    if (rc < 0) {
+    free(target);
+    free(method);
+    if (rc == 0 && out_len > INT32_MAX) rc = EVA_ERR_CODE_CORE_ERROR; /* main.rs: i32::try_from fails */
+    if (rc < 0 || out_len == 0) {
         free(out);
-        return rc;
-    }
-    if (out_len == 0) {
-        free(out);
-        return EVA_OK;
-    }
-    if (out_len > INT32_MAX) {
-        free(out);
-        return EVA_ERR_CODE_BUS_DATA;
+        /* eva4 svc/ffi/src/main.rs: RPC_RESULT is replaced only by a call with a payload */
+        harness_rpc_result_note_call(rc < 0 ? rc : 0);
+        return rc < 0 ? rc : EVA_OK;
     }
     harness_rpc_result_set(out, out_len);
     return (int32_t)out_len;
 }
 
+/* eva4 svc/ffi/src/main.rs svc_op GetRpcResult */
 static int32_t harness_bus_get_result(struct EvaFFIBuffer *buf)
 {
-    if (!buf) return harness_bus_invalid("GET_RPC_RESULT", "NULL buffer struct");
+    if (!buf) {
+        harness_bus_misuse("GET_RPC_RESULT with a null buffer struct");
+        return EVA_ERR_CODE_INVALID_PARAMS;
+    }
     enum harness_rpc_result_problem problem;
     size_t len;
     int32_t rc = harness_rpc_result_fetch(buf, harness_bus.cfg.result_mode, &problem, &len);
@@ -249,11 +304,15 @@ static int32_t harness_bus_get_result(struct EvaFFIBuffer *buf)
     case HARNESS_RPC_RESULT_OK:
         atomic_fetch_add(&harness_bus.rpc_results, 1);
         break;
-    case HARNESS_RPC_RESULT_NO_CALL:
-        harness_bus_misuse("GET_RPC_RESULT on a thread that made no RPC_CALL (results are per thread)");
+    case HARNESS_RPC_RESULT_STALE:
+        atomic_fetch_add(&harness_bus.rpc_results, 1);
+        atomic_fetch_add(&harness_bus.stale_results, 1);
+        harness_bus_misuse("GET_RPC_RESULT after an RPC_CALL that returned %d: the launcher hands back the "
+                           "previous call's result (fetch only after RPC_CALL returned > 0)",
+                           (int)harness_rpc_result_last_code());
         break;
-    case HARNESS_RPC_RESULT_NO_RESULT:
-        harness_bus_misuse("GET_RPC_RESULT after an RPC_CALL that returned no result");
+    case HARNESS_RPC_RESULT_NO_CALL:
+        harness_bus_misuse("GET_RPC_RESULT on a thread with no RPC_CALL result (results are per thread): NOT_FOUND");
         break;
     case HARNESS_RPC_RESULT_SMALL:
         harness_bus_misuse("GET_RPC_RESULT (copy mode): buffer max %zu%s is smaller than the %zu-byte result",
@@ -280,7 +339,8 @@ static void harness_bus_note_after_terminate(int16_t op)
     if (atomic_fetch_add(&harness_bus.after_terminate, 1) == 0) {
         atomic_store(&harness_bus.after_terminate_first_op, op);
         atomic_store(&harness_bus.after_terminate_first_delay, harness_clock_now() - harness_bus.terminated_at);
-        harness_log(HARNESS_LOG_WARN, "ABI misuse: %s called after svc_terminate returned", harness_bus_op_name(op));
+        harness_log(HARNESS_LOG_WARN, "%s called after svc_terminate returned (a node's launcher is exiting then)",
+                    harness_bus_op_name(op));
     }
 }
 
@@ -299,43 +359,81 @@ int32_t harness_bus_op(int16_t op, struct EvaFFIBuffer *buf)
     return rc;
 }
 
-static int32_t harness_bus_op_inner(int16_t op, struct EvaFFIBuffer *buf)
+/* eva4 svc/ffi/src/main.rs svc_op log_message!: text (one trailing NUL dropped) to the logger */
+static int32_t harness_bus_log(int16_t op, struct EvaFFIBuffer *buf)
 {
-    switch (op) {
-    case EVA_FFI_SVC_OP_IS_ACTIVE:
-        return atomic_load(&harness_bus.active) ? 1 : 0;
-    case EVA_FFI_SVC_OP_TERMINATE:
-        harness_log(HARNESS_LOG_INFO, "the library asked to terminate");
-        atomic_store(&harness_bus.active, 0);
-        if (harness_bus.cfg.on_terminate) harness_bus.cfg.on_terminate(harness_bus.cfg.terminate_ud);
-        return EVA_OK;
-    case EVA_FFI_SVC_OP_POC: {
-        const char *text = buf && buf->data ? buf->data : "";
-        size_t len = buf && buf->data ? buf->len : 0;
-        if (harness_bus.cfg.on_poc) {
-            harness_bus.cfg.on_poc(harness_bus.cfg.poc_ud, text, len);
-            return EVA_OK;
-        }
-        harness_output_library_log(HARNESS_LOG_CRITICAL, text, len);
-        harness_log(HARNESS_LOG_CRITICAL, "the library raised POC: exiting with an error");
-        harness_output_emergency_flush();
-        _exit(HARNESS_EXIT_POC);
-    }
-    default:
-        break;
-    }
+    struct harness_op_slice text;
+    int had_nul;
+    enum harness_op_read r = harness_op_read_text(buf, &text, &had_nul);
+    if (r != HARNESS_OP_READ_OK) return harness_bus_invalid(harness_bus_op_name(op), "no buffer or text not UTF-8", r);
+    if (!had_nul) harness_bus_note_no_nul(op);
     if (!atomic_load(&harness_bus.connected)) {
-        /* before svc_prepare's bus: everything else waits for the bus;
-         * logging is muted (visible only at debug level) */
-        atomic_fetch_add(&harness_bus.not_ready, 1);
-        if (op >= EVA_FFI_SVC_OP_LOG_TRACE && op <= EVA_FFI_SVC_OP_LOG_ERROR && buf && buf->data &&
-            harness_output_level() <= HARNESS_LOG_DEBUG) {
+        /* eva4-sdk svc_init_logs runs after the bus is up: what svc_init logs is dropped, with 0 */
+        atomic_fetch_add(&harness_bus.logs_dropped, 1);
+        if (harness_output_level() <= HARNESS_LOG_DEBUG) {
             struct harness_strbuf sb = HARNESS_STRBUF_INIT;
-            harness_strbuf_append(&sb, buf->data, buf->len);
-            harness_log(HARNESS_LOG_DEBUG, "muted (bus not connected yet): [%s] %s",
+            harness_strbuf_append(&sb, text.data, text.len);
+            harness_log(HARNESS_LOG_DEBUG, "dropped (logging starts after svc_init): [%s] %s",
                         harness_output_level_name(harness_bus_log_level(op)), sb.data);
             harness_strbuf_destroy(&sb);
         }
+        return EVA_OK;
+    }
+    atomic_fetch_add(&harness_bus.logs, 1);
+    harness_output_library_log(harness_bus_log_level(op), text.data, text.len);
+    return EVA_OK;
+}
+
+/* eva4 svc/ffi/src/main.rs svc_op POC: "critical: <text>" to stderr, eva_sdk poc() (stop, exit 1 in 1 s), returns 0 */
+static int32_t harness_bus_poc(struct EvaFFIBuffer *buf)
+{
+    struct harness_op_slice text = {"", 0};
+    int had_nul = 1;
+    if (harness_op_read_text(buf, &text, &had_nul) != HARNESS_OP_READ_OK) text.len = 0;
+    if (text.len && !had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_POC);
+    struct harness_strbuf sb = HARNESS_STRBUF_INIT;
+    harness_strbuf_append_str(&sb, "critical");
+    if (text.len) {
+        harness_strbuf_append_str(&sb, ": ");
+        harness_strbuf_append(&sb, text.data, text.len);
+    }
+    harness_output_stderr_line(sb.data);
+    harness_strbuf_destroy(&sb);
+    atomic_store(&harness_bus.active, 0);
+    atomic_store(&harness_bus.poc, 1);
+    if (harness_bus.cfg.on_poc) {
+        harness_bus.cfg.on_poc(harness_bus.cfg.poc_ud, text.data, text.len);
+        return EVA_OK;
+    }
+    if (harness_bus.cfg.on_terminate) {
+        harness_bus.cfg.on_terminate(harness_bus.cfg.terminate_ud);
+        return EVA_OK;
+    }
+    harness_log(HARNESS_LOG_CRITICAL, "the library raised POC: exiting with an error");
+    harness_output_emergency_flush();
+    _exit(HARNESS_EXIT_POC);
+}
+
+static int32_t harness_bus_op_inner(int16_t op, struct EvaFFIBuffer *buf)
+{
+    /* eva4 svc/ffi/src/main.rs svc_op: IS_ACTIVE, LOG_* and POC need no bus */
+    switch (op) {
+    case EVA_FFI_SVC_OP_IS_ACTIVE:
+        return atomic_load(&harness_bus.active) ? 1 : 0;
+    case EVA_FFI_SVC_OP_LOG_TRACE:
+    case EVA_FFI_SVC_OP_LOG_DEBUG:
+    case EVA_FFI_SVC_OP_LOG_INFO:
+    case EVA_FFI_SVC_OP_LOG_WARN:
+    case EVA_FFI_SVC_OP_LOG_ERROR:
+        return harness_bus_log(op, buf);
+    case EVA_FFI_SVC_OP_POC:
+        return harness_bus_poc(buf);
+    default:
+        break;
+    }
+    /* eva4 svc/ffi/src/main.rs svc_op: BUS_TX not set yet (svc_init) -> NOT_READY for every other op */
+    if (!atomic_load(&harness_bus.connected)) {
+        atomic_fetch_add(&harness_bus.not_ready, 1);
         return EVA_ERR_CODE_NOT_READY;
     }
     switch (op) {
@@ -348,18 +446,16 @@ static int32_t harness_bus_op_inner(int16_t op, struct EvaFFIBuffer *buf)
         return harness_bus_rpc_call(buf);
     case EVA_FFI_SVC_OP_GET_RPC_RESULT:
         return harness_bus_get_result(buf);
-    case EVA_FFI_SVC_OP_LOG_TRACE:
-    case EVA_FFI_SVC_OP_LOG_DEBUG:
-    case EVA_FFI_SVC_OP_LOG_INFO:
-    case EVA_FFI_SVC_OP_LOG_WARN:
-    case EVA_FFI_SVC_OP_LOG_ERROR:
-        if (!buf || (!buf->data && buf->len)) return harness_bus_invalid("LOG", "no text buffer");
-        atomic_fetch_add(&harness_bus.logs, 1);
-        harness_output_library_log(harness_bus_log_level(op), buf->data ? buf->data : "", buf->len);
+    case EVA_FFI_SVC_OP_TERMINATE:
+        /* eva4 svc/ffi/src/main.rs svc_op Terminate: svc_terminate() (IS_ACTIVE -> 0), returns 0 */
+        harness_log(HARNESS_LOG_INFO, "the library asked to terminate");
+        atomic_store(&harness_bus.active, 0);
+        if (harness_bus.cfg.on_terminate) harness_bus.cfg.on_terminate(harness_bus.cfg.terminate_ud);
         return EVA_OK;
     default:
-        harness_bus_misuse("unknown op code %d", (int)op);
-        return EVA_ERR_CODE_UNSUPPORTED;
+        /* eva4 svc/ffi/src/main.rs svc_op: unknown op -> METHOD_NOT_FOUND */
+        harness_bus_misuse("unknown op code %d: METHOD_NOT_FOUND", (int)op);
+        return EVA_ERR_CODE_METHOD_NOT_FOUND;
     }
 }
 
@@ -412,6 +508,11 @@ void harness_bus_get_stats(struct harness_bus_stats *out)
     out->invalid = atomic_load(&harness_bus.invalid);
     out->misuse = atomic_load(&harness_bus.misuse);
     out->after_terminate = atomic_load(&harness_bus.after_terminate);
+    for (int i = 0; i < HARNESS_NUL_SLOTS; i++) out->no_nul[i] = atomic_load(&harness_bus.no_nul[i]);
+    out->empty_topics = atomic_load(&harness_bus.empty_topics);
+    out->stale_results = atomic_load(&harness_bus.stale_results);
+    out->logs_dropped = atomic_load(&harness_bus.logs_dropped);
+    out->poc = atomic_load(&harness_bus.poc);
     out->after_terminate_first_op = atomic_load(&harness_bus.after_terminate_first_op);
     out->after_terminate_first_delay = atomic_load(&harness_bus.after_terminate_first_delay);
 }
