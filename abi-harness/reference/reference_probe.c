@@ -9,8 +9,8 @@
  *     and the buffer's len/max printed on stderr as "probe: initial PATH TYPE
  *     VALUE" lines; data_path tried for writing ("probe: data_path ...");
  *   - svc_prepare / svc_launch: IS_ACTIVE; subscribes probe/echo and SVC/ST;
- *   - svc_terminate: IS_ACTIVE, then publishes probe/echo and waits (0.5 s at
- *     most) to receive it back, then publishes probe/terminate
+ *   - svc_terminate: IS_ACTIVE, then publishes probe/echo and, with workers
+ *     >= 2, waits (0.5 s at most) to receive it back, then publishes probe/terminate
  *     {is_active, echo} (so the order of the stop shows on the harness's
  *     stdout);
  *   - methods (those that act take {go: true}, so that a conformance check
@@ -35,6 +35,7 @@
 #define PROBE_UNKNOWN_OP 7777
 
 static _Atomic(eva_ffi_op_fn) p_op;
+static int64_t p_workers = 1;
 
 /* what svc_init, svc_prepare and svc_launch saw */
 static struct {
@@ -183,6 +184,9 @@ void probe_init(const struct EvaFFIBuffer *initial)
     size_t off = 0;
     if (msgpack_unpack_next(&u, initial->data, initial->len, &off) == MSGPACK_UNPACK_SUCCESS) {
         dump("", &u.data);
+        const msgpack_object *w = field(&u.data, "workers");
+        if (w && w->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            p_workers = (int64_t)w->via.u64;
         try_data_path(field(&u.data, "data_path"));
     } else {
         fputs("probe: the initial payload does not decode\n", stderr);
@@ -210,7 +214,9 @@ void probe_terminate(void)
     atomic_store(&p_echo, false);
     static const char echo[] = "probe/echo\0\x81\xa1n\x02";
     int32_t prc = op_bytes(EVA_FFI_SVC_OP_PUBLISH_TOPIC, echo, sizeof echo - 1);
-    double until = now_s() + 0.5;
+    /* a one-thread launcher routes nothing while svc_terminate runs: do not
+     * wait there for what cannot come */
+    double until = now_s() + (p_workers >= 2 ? 0.5 : 0);
     while (!atomic_load(&p_echo) && now_s() < until)
         nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 1000000}, NULL);
     bool got = atomic_load(&p_echo);
@@ -334,9 +340,10 @@ static int32_t m_report(msgpack_packer *pk)
     e |= key(pk, "result_null") | msgpack_pack_int32(pk, p_init.result_null);
     e |= key(pk, "prepare") | msgpack_pack_map(pk, 1) | key(pk, "is_active") | msgpack_pack_int32(pk, p_prepare_active);
     e |= key(pk, "launch") | msgpack_pack_map(pk, 1) | key(pk, "is_active") | msgpack_pack_int32(pk, p_launch_active);
-    e |= key(pk, "call") | msgpack_pack_map(pk, 2) | key(pk, "is_active") |
+    e |= key(pk, "call") | msgpack_pack_map(pk, 3) | key(pk, "is_active") |
          msgpack_pack_int32(pk, op(EVA_FFI_SVC_OP_IS_ACTIVE, NULL)) | key(pk, "unknown_op") |
-         msgpack_pack_int32(pk, op(PROBE_UNKNOWN_OP, NULL));
+         msgpack_pack_int32(pk, op(PROBE_UNKNOWN_OP, NULL)) | key(pk, "result_null") |
+         msgpack_pack_int32(pk, op(EVA_FFI_SVC_OP_GET_RPC_RESULT, NULL));
     return e ? EVA_ERR_CODE_SYSTEM_ERROR : EVA_OK;
 }
 
