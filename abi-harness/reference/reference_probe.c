@@ -163,7 +163,7 @@ void probe_init(const struct EvaFFIBuffer *initial)
 {
     p_init.is_active = op(EVA_FFI_SVC_OP_IS_ACTIVE, NULL);
     static const char text[] = "probe: a log line from svc_init";
-    p_init.log = op_bytes(EVA_FFI_SVC_OP_LOG_INFO, text, sizeof text - 1);
+    p_init.log = op_bytes(EVA_FFI_SVC_OP_LOG_INFO, text, sizeof text);
     static const char pub[] = "probe/init\0\x81\xa1n\x01";
     p_init.publish = op_bytes(EVA_FFI_SVC_OP_PUBLISH_TOPIC, pub, sizeof pub - 1);
     static const char sub[] = "probe/init";
@@ -400,7 +400,7 @@ static int32_t m_rpc(msgpack_packer *pk)
 static int32_t m_poc(msgpack_packer *pk)
 {
     static const char text[] = "probe asked for it";
-    int32_t rc = op_bytes(EVA_FFI_SVC_OP_POC, text, sizeof text - 1);
+    int32_t rc = op_bytes(EVA_FFI_SVC_OP_POC, text, sizeof text);
     return msgpack_pack_map(pk, 1) | key(pk, "poc") | msgpack_pack_int32(pk, rc) ? EVA_ERR_CODE_SYSTEM_ERROR : EVA_OK;
 }
 

@@ -100,8 +100,10 @@ static pthread_mutex_t g_save_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_save_cv = PTHREAD_COND_INITIALIZER;
 static atomic_bool g_save_dirty; /* a change not saved yet */
 static bool g_save_quit;         /* guarded by g_save_mu */
+static bool g_save_busy;         /* the saver is saving (guarded by g_save_mu) */
 static bool g_saver_up;          /* the saver thread exists (lifecycle thread only) */
 static pthread_t g_saver;
+static atomic_bool g_saver_detached; /* left to end its save after svc_terminate */
 
 /* ------------------------------------------------------------------------ */
 /* Per-thread state                                                          */
@@ -264,7 +266,8 @@ static void svc_log(int level, const char *fmt, ...)
         op = EVA_FFI_SVC_OP_LOG_DEBUG;
     else
         op = EVA_FFI_SVC_OP_LOG_TRACE;
-    struct EvaFFIBuffer b = {.len = len, .data = line, .max = sizeof line};
+    /* with its NUL, as the ABI text asks (line[len] is the NUL vsnprintf wrote) */
+    struct EvaFFIBuffer b = {.len = len + 1, .data = line, .max = sizeof line};
     (void)op_call(op, &b);
 }
 
@@ -971,6 +974,7 @@ EXPORT int32_t svc_init(struct EvaFFIBuffer *initial)
     atomic_store(&g_restored, false);
     g_restore_rc = EVA_OK;
     atomic_store(&g_save_dirty, false);
+    atomic_store(&g_saver_detached, false);
     table_clear();
     free(g_info);
     g_info = NULL;
@@ -1293,15 +1297,19 @@ static void *saver_main(void *arg)
         while (!g_save_quit && !atomic_load(&g_save_dirty))
             pthread_cond_wait(&g_save_cv, &g_save_mu);
         bool quit = g_save_quit;
+        /* the last save is made only where svc_terminate can wait for it */
+        g_save_busy = !quit || (g_workers >= 2 && atomic_load(&g_save_dirty));
+        bool save = g_save_busy;
         pthread_mutex_unlock(&g_save_mu);
-        if (quit && (g_workers <= 1 || !atomic_load(&g_save_dirty)))
+        if (!save)
             break;
-        if (t && atomic_load_explicit(&g_restored, memory_order_acquire) && g_restore_rc == EVA_OK) {
-            atomic_store(&g_save_dirty, false);
+        atomic_store(&g_save_dirty, false);
+        /* nothing restored yet: nothing to overwrite the registry with */
+        if (t && atomic_load_explicit(&g_restored, memory_order_acquire) && g_restore_rc == EVA_OK)
             save_items(t);
-        } else {
-            atomic_store(&g_save_dirty, false); /* nothing restored: nothing to overwrite the registry with */
-        }
+        pthread_mutex_lock(&g_save_mu);
+        g_save_busy = false;
+        pthread_mutex_unlock(&g_save_mu);
         if (quit)
             break;
         nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 50000000}, NULL);
@@ -1427,10 +1435,17 @@ EXPORT int16_t svc_terminate(void)
         pthread_mutex_lock(&g_save_mu);
         g_save_quit = true;
         pthread_cond_signal(&g_save_cv);
+        bool saving = g_save_busy;
         pthread_mutex_unlock(&g_save_mu);
-        /* with one worker the saver makes no new call once told to quit, so
-         * joining it waits at most for a save already under way */
-        pthread_join(g_saver, NULL);
+        /* With one worker a save under way cannot end while we are here (the
+         * launcher's only thread is ours): leave the saver to finish after
+         * we return. Otherwise wait for it, and for its last save. */
+        if (g_workers <= 1 && saving) {
+            g_saver_detached = true;
+            pthread_detach(g_saver);
+        } else {
+            pthread_join(g_saver, NULL);
+        }
         g_saver_up = false;
     }
 #ifdef BREAK_PREPARE_RPC
@@ -1445,7 +1460,8 @@ EXPORT int16_t svc_terminate(void)
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     double limit = g_shutdown_timeout / 2;
-    while (atomic_load(&g_op_inflight) > tls.op_depth) {
+    int others = tls.op_depth + (atomic_load(&g_saver_detached) ? 1 : 0);
+    while (atomic_load(&g_op_inflight) > others) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 > limit)
             break;

@@ -149,7 +149,10 @@ PY
 has_line() { grep -qxF -- "$2" "$1"; }
 line_no() { grep -nxF -- "$2" "$1" | head -n 1 | cut -d: -f1; }
 
-SVC="$HERE/svc-reference.yml"
+# The templates are used from a copy in WORK: the EVA dir defaults to the
+# template's folder, and data_path (runtime/svc_data/<id>) is created there.
+for t in svc-reference.yml svc-reference-strict.yml svc-bad-key.yml; do cp "$HERE/$t" "$WORK/$t"; done
+SVC="$WORK/svc-reference.yml"
 
 # ---------------------------------------------------------------- check
 
@@ -266,7 +269,7 @@ if selected run-raw-frame; then
     fi
 fi
 
-# the error codes reach the reply line as numbers
+# the error codes reach the reply line as numbers, with their names
 if selected run-error-codes; then
     log="$WORK/run-error-codes.log"
     out="$WORK/run-error-codes.out"
@@ -274,13 +277,13 @@ if selected run-error-codes; then
         --call get '{i: sensor:tests/missing}' --call no.such.method --call list '{}' --call get '{i: 12}'
     if [ "$RC" -ne 0 ]; then
         fail run-error-codes "exit $RC" "$log"
-    elif ! has_line "$out" '{"reply":"get","code":-32001}'; then
+    elif ! has_line "$out" '{"reply":"get","code":-32001,"error":"NOT_FOUND"}'; then
         fail run-error-codes "get of an unknown OID did not reply NOT_FOUND (-32001)" "$log"
-    elif ! has_line "$out" '{"reply":"no.such.method","code":-32601}'; then
+    elif ! has_line "$out" '{"reply":"no.such.method","code":-32601,"error":"METHOD_NOT_FOUND"}'; then
         fail run-error-codes "an unknown method did not reply METHOD_NOT_FOUND (-32601)" "$log"
-    elif ! has_line "$out" '{"reply":"list","code":-32602}'; then
+    elif ! has_line "$out" '{"reply":"list","code":-32602,"error":"INVALID_PARAMS"}'; then
         fail run-error-codes "list with a payload did not reply INVALID_PARAMS (-32602)" "$log"
-    elif [ "$(grep -cxF '{"reply":"get","code":-32602}' "$out")" -ne 1 ]; then
+    elif [ "$(grep -cxF '{"reply":"get","code":-32602,"error":"INVALID_PARAMS"}' "$out")" -ne 1 ]; then
         fail run-error-codes "get {i: 12} did not reply INVALID_PARAMS once" "$log"
     else
         pass run-error-codes
@@ -291,11 +294,11 @@ fi
 if selected run-no-auto-create; then
     log="$WORK/run-no-auto-create.log"
     out="$WORK/run-no-auto-create.out"
-    run_h "$log" "$out" "$RUN_TIMEOUT" run "$REF" --config "$HERE/svc-reference-strict.yml" \
+    run_h "$log" "$out" "$RUN_TIMEOUT" run "$REF" --config "$WORK/svc-reference-strict.yml" \
         --call set '{i: lvar:tests/new, value: 1}' --call list
     if [ "$RC" -ne 0 ]; then
         fail run-no-auto-create "exit $RC" "$log"
-    elif ! has_line "$out" '{"reply":"set","code":-32001}'; then
+    elif ! has_line "$out" '{"reply":"set","code":-32001,"error":"NOT_FOUND"}'; then
         fail run-no-auto-create "set on an unknown OID did not reply NOT_FOUND" "$log"
     elif grep -q '"frame":"RAW/' "$out"; then
         fail run-no-auto-create "a RAW frame was published for a refused set" "$log"
@@ -328,7 +331,7 @@ if selected run-registry; then
         fail run-registry "the first run left no registry file" "$log"
     elif ! has_line "$WORK/run-registry.2.out" '{"reply":"get","code":0,"payload":{"oid":"lvar:tests/kept","status":3,"value":{"a":[1,2.5,"x"]}}}'; then
         fail run-registry "the second run did not get the state stored by the first" "$log"
-    elif ! has_line "$WORK/run-registry.3.out" '{"reply":"get","code":-32001}'; then
+    elif ! has_line "$WORK/run-registry.3.out" '{"reply":"get","code":-32001,"error":"NOT_FOUND"}'; then
         fail run-registry "without --registry the state was there anyway" "$log"
     else
         pass run-registry
@@ -376,7 +379,7 @@ fi
 if selected run-launch-refused; then
     log="$WORK/run-launch-refused.log"
     out="$WORK/run-launch-refused.out"
-    run_h "$log" "$out" "$RUN_TIMEOUT" run "$REF" --config "$HERE/svc-bad-key.yml" --call list
+    run_h "$log" "$out" "$RUN_TIMEOUT" run "$REF" --config "$WORK/svc-bad-key.yml" --call list
     if [ "$RC" -ne 3 ]; then
         fail run-launch-refused "exit $RC, expected 3 (launch failed)" "$log"
     elif ! grep -q 'no_such_option' "$out.err"; then
