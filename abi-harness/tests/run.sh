@@ -68,7 +68,7 @@ VARIANTS=(
     "method-bytes:method-bytes"
     "garbage:garbage-payloads"
     "frames:frames"
-    "terminate:terminate"
+    "terminate:WARN:terminate"
     "prepare-rpc:one-worker-lifecycle"
     "info-params:init-info"
 )
