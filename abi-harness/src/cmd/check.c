@@ -139,7 +139,7 @@ static void harness_check_on_hang(void *ud, const char *report)
      * multi-thread runtime on a node, so there it only warns about the default */
     if (ch->ctx->one_worker && ch->ctx->initial.workers >= 2)
         harness_check_verdict(ch, HARNESS_WARN,
-                              "%s -- fine with this template's workers: %u, but a template that omits workers (the "
+                              "%s -- fine with workers: %u as configured, but a template that omits workers (the "
                               "default, 1) hangs the service on EVA ICS 4.2",
                               report, ch->ctx->initial.workers);
     harness_check_verdict(ch, HARNESS_FAIL, "%s", report);
