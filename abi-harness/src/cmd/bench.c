@@ -16,6 +16,7 @@
 #include "bench_target.h"
 #include "bench_team.h"
 #include "bench_workload.h"
+#include "svc_template.h"
 #include "errcode.h"
 #include "exit_codes.h"
 #include "output.h"
@@ -321,6 +322,29 @@ int harness_bench_main(int argc, char **argv)
         return prc > 0 ? HARNESS_EXIT_OK : HARNESS_EXIT_USAGE;
     }
     harness_output_set_level(o.log_level > HARNESS_LOG_WARN ? o.log_level : HARNESS_LOG_WARN);
+    /* LIB from the template's command:, a relative path taken from the template's folder
+     * (the EVA dir), as the launcher does */
+    char *template_lib = NULL;
+    if (!o.lib_path) {
+        struct harness_svc_template tmpl;
+        struct harness_launcher_args args;
+        struct harness_strbuf terr = HARNESS_STRBUF_INIT;
+        if (harness_svc_template_load(&tmpl, o.config_path, &terr) == 0 &&
+            harness_svc_template_args(&tmpl, &args, &terr) == 0) {
+            if (args.library_path) template_lib = harness_svc_template_resolve_library(args.library_path, tmpl.dir);
+            harness_launcher_args_destroy(&args);
+        }
+        harness_svc_template_destroy(&tmpl);
+        if (!template_lib) {
+            fprintf(stderr, "abi-harness bench: no LIB given and %s%s\n", o.config_path,
+                    terr.len ? terr.data : " has no \"command: svc/eva-ffi LIB\"");
+            harness_strbuf_destroy(&terr);
+            bench_options_free(&o);
+            return HARNESS_EXIT_USAGE;
+        }
+        harness_strbuf_destroy(&terr);
+        o.lib_path = template_lib;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     struct bench_workload w;
@@ -423,5 +447,6 @@ int harness_bench_main(int argc, char **argv)
     if (o.vs_call_count) bench_workload_destroy(&wb);
     bench_workload_destroy(&w);
     bench_options_free(&o);
+    free(template_lib);
     return rc;
 }

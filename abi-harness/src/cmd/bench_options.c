@@ -220,7 +220,7 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
         }
 #undef IS
     }
-    if (!o->lib_path) return bench_options_error("no LIB given");
+    if (!o->lib_path && !o->config_path) return bench_options_error("no LIB given (nor a --config with command:)");
     if (!o->call_count && !o->frame.name) return bench_options_error("nothing to measure: give --call or --frame");
     if (o->call_count && o->frame.name) return bench_options_error("--call and --frame do not mix");
     if (o->count && seconds_given) return bench_options_error("--seconds and --count do not mix");
