@@ -2,7 +2,9 @@
  * to an `action`/`run` call, so the end of a run can say how actions ended
  * and whether each accepted action (the call returned 0) got exactly one
  * terminal event (COMPLETED, FAILED, CANCELED, TERMINATED) after PENDING,
- * and that no terminal event names a uuid that no call carried. */
+ * and that a terminal event for a uuid no call carried belongs to a whole
+ * lifecycle the library started itself (PENDING, then one terminal event);
+ * any other is a violation. */
 #ifndef HARNESS_ACTION_LEDGER_H
 #define HARNESS_ACTION_LEDGER_H
 

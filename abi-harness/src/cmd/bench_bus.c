@@ -32,7 +32,7 @@ void bench_bus_init(struct bench_bus *bus, int index, const char *label, int pri
     bus->result_mode = mode;
     bus->print_level = print_level;
     atomic_init(&bus->connected, 0);
-    atomic_init(&bus->active, 1);
+    atomic_init(&bus->active, 0);
     atomic_init(&bus->terminate_asked, 0);
     atomic_init(&bus->printed, 0);
     atomic_init(&bus->slots, 0);

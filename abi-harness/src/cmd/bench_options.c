@@ -33,6 +33,11 @@ void bench_options_usage(FILE *f)
           "  --count N                  or: iterations per library, split over rounds and threads\n"
           "  --vs LIB2                  compare with LIB2 (the same file is loaded from a private copy)\n"
           "  --vs-config FILE           service template of LIB2 (default: the one of LIB)\n"
+          "  --vs-call METHOD [PARAMS]  LIB2's own call (repeatable; default: LIB2 makes LIB's --call calls),\n"
+          "                             to compare two libraries with different methods\n"
+          "  --workers N                override the template's workers in the initial payload\n"
+          "  --library-output FILE      the libraries' own stdout/stderr go here, never into the results\n"
+          "                             (default: a temporary file, named at the end; removed when empty)\n"
           "  --vs-threads N             bench threads of B (default: --threads); without --vs, B is LIB\n"
           "                             itself with N threads (e.g. the scaling from 1 to 2 threads)\n"
           "  --rounds N                 measured rounds per library (default 1; 10 with --vs)\n"
@@ -109,6 +114,7 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
     o->threads = 1;
+    o->workers = -1;
     o->warmup = 0.2;
     o->sample_every = 8;
     o->action_wait = 60;
@@ -142,7 +148,8 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
             o->quiet = 1;
             continue;
         }
-        if (IS("call")) {
+        if (IS("call") || IS("vs-call")) {
+            int vs = IS("vs-call");
             if (!(v = bench_value(a, eq, argc, argv, &i))) return -1;
             struct bench_cli_item it = {v, NULL};
             /* PARAMS is optional; while LIB is not known yet, an existing
@@ -150,8 +157,10 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
             if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 &&
                 (o->lib_path || access(argv[i + 1], F_OK) != 0))
                 it.text = argv[++i];
-            o->calls = harness_xrealloc(o->calls, (o->call_count + 1) * sizeof *o->calls);
-            o->calls[o->call_count++] = it;
+            struct bench_cli_item **list = vs ? &o->vs_calls : &o->calls;
+            size_t *count = vs ? &o->vs_call_count : &o->call_count;
+            *list = harness_xrealloc(*list, (*count + 1) * sizeof **list);
+            (*list)[(*count)++] = it;
             continue;
         }
         if (!(v = bench_value(a, eq, argc, argv, &i))) return -1;
@@ -177,6 +186,11 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
             o->vs_threads = (unsigned)n;
         } else if (IS("vs-config")) {
             o->vs_config = v;
+        } else if (IS("workers")) {
+            if (bench_parse_ull(v, 0, 1024, &n) < 0) return bench_options_error("--workers %s: use 0..1024", v);
+            o->workers = (long)n;
+        } else if (IS("library-output")) {
+            o->library_output = v;
         } else if (IS("rounds")) {
             if (bench_parse_ull(v, 1, 1000, &n) < 0) return bench_options_error("--rounds %s: use 1..1000", v);
             o->rounds = (unsigned)n;
@@ -206,11 +220,13 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
         }
 #undef IS
     }
-    if (!o->lib_path) return bench_options_error("no LIB given");
+    if (!o->lib_path && !o->config_path) return bench_options_error("no LIB given (nor a --config with command:)");
     if (!o->call_count && !o->frame.name) return bench_options_error("nothing to measure: give --call or --frame");
     if (o->call_count && o->frame.name) return bench_options_error("--call and --frame do not mix");
     if (o->count && seconds_given) return bench_options_error("--seconds and --count do not mix");
     if (o->vs_config && !o->vs_path) return bench_options_error("--vs-config without --vs");
+    if (o->vs_call_count && !o->vs_path) return bench_options_error("--vs-call without --vs");
+    if (o->vs_call_count && o->frame.name) return bench_options_error("--vs-call is for calls, not --frame");
     if (!o->count && !seconds_given) o->seconds = 2;
     if (!o->rounds) o->rounds = o->vs_path || o->vs_threads ? 10 : 1;
     unsigned most = o->vs_threads > o->threads ? o->vs_threads : o->threads;
@@ -222,5 +238,6 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
 void bench_options_free(struct bench_options *o)
 {
     free(o->calls);
+    free(o->vs_calls);
     o->calls = NULL;
 }

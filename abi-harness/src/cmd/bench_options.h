@@ -22,6 +22,9 @@ struct bench_options {
     const char *vs_config;     /* B's service template (default: A's) */
     struct bench_cli_item *calls;
     size_t call_count;
+    struct bench_cli_item *vs_calls; /* --vs-call: B's own calls (default: A's) */
+    size_t vs_call_count;
+    const char *library_output; /* where the libraries' stdout/stderr go (default a temp file) */
     struct bench_cli_item frame; /* frame mode when frame.name is set */
     unsigned threads;
     unsigned vs_threads;       /* threads of B (0: as A); without --vs, B is A itself */
@@ -37,7 +40,13 @@ struct bench_options {
     const char *sender;
     enum harness_result_mode result_mode;
     int quiet;                 /* no per-round lines */
+    long workers;              /* --workers, -1: the template's */
 };
+
+/* where the bench's result lines go: a private duplicate of stdout, so that
+ * fd 1 can take the libraries' own output (bench.c) */
+extern FILE *bench_results;
+#define bench_printf(...) fprintf(bench_results ? bench_results : stdout, __VA_ARGS__)
 
 /* 0, 1 when help was printed, -1 after printing an error */
 int bench_options_parse(struct bench_options *o, int argc, char **argv);

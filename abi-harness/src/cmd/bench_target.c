@@ -64,17 +64,29 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
         harness_strbuf_destroy(&err);
         return HARNESS_EXIT_USAGE;
     }
-    struct harness_initial_options io = {
-        .lib_path = path,
-        .svc_id = opts->svc_id,
-        .log_level = opts->log_level,
-        .core_active = 1,
-        .queue_size = 0,
-    };
-    if (harness_initial_payload_build(&t->tmpl, &io, &t->initial, &err) < 0) {
+    struct harness_launcher_args args;
+    if (harness_svc_template_args(&t->tmpl, &args, &err) < 0) {
         harness_log(HARNESS_LOG_ERROR, "%s: %s", t->label, err.data);
         harness_strbuf_destroy(&err);
         return HARNESS_EXIT_USAGE;
+    }
+    char *eva_dir = t->tmpl.dir ? harness_xstrdup(t->tmpl.dir) : getcwd(NULL, 0);
+    struct harness_initial_options io = {
+        .lib_path = path,
+        .svc_id = opts->svc_id,
+        .eva_dir = eva_dir,
+        .workers = opts->workers,
+        .log_level = opts->log_level,
+        .core_active = 1, /* the bench measures a running node: the core is active */
+        .queue_size = args.command_queue_size,
+    };
+    harness_launcher_args_destroy(&args);
+    int brc = harness_initial_payload_build(&t->tmpl, &io, &t->initial, &err);
+    free(eva_dir);
+    if (brc < 0) {
+        harness_log(HARNESS_LOG_ERROR, "%s: %s", t->label, err.data);
+        harness_strbuf_destroy(&err);
+        return brc == -2 ? HARNESS_EXIT_LAUNCH : HARNESS_EXIT_USAGE;
     }
     struct harness_mock_core_config cc = {
         .system_name = t->initial.system_name,
@@ -120,8 +132,11 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
     harness_strbuf_destroy(&err);
     if (t->lib.set_op_fn(EVA_FFI_ABI_VERSION, bench_bus_op_fn(&t->bus)) != 0)
         return bench_fail(t, "eva_svc_set_op_fn(1) did not return 0", HARNESS_EXIT_LAUNCH);
-    char *copy = harness_xmemdup(t->initial.data, t->initial.len);
-    struct EvaFFIBuffer ibuf = {t->initial.len, copy, t->initial.len};
+    /* as the launcher: max (the buffer's capacity) larger than len */
+    size_t cap = t->initial.len + t->initial.len / 2 + 64;
+    char *copy = harness_xcalloc(1, cap);
+    memcpy(copy, t->initial.data, t->initial.len);
+    struct EvaFFIBuffer ibuf = {t->initial.len, copy, cap};
     int32_t n = t->lib.init(&ibuf);
     double t2 = harness_clock_now();
     free(copy);
@@ -135,6 +150,7 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
     }
     atomic_store(&t->bus.connected, 1);
     if (t->lib.prepare && t->lib.prepare() < 0) return bench_fail(t, "svc_prepare returned an error", HARNESS_EXIT_LAUNCH);
+    atomic_store(&t->bus.active, 1); /* eva4-sdk svc_mark_ready: active from svc_launch on */
     if (t->lib.launch && t->lib.launch() < 0) return bench_fail(t, "svc_launch returned an error", HARNESS_EXIT_LAUNCH);
     double t3 = harness_clock_now();
     t->dlopen_ms = (t1 - t0) * 1e3;

@@ -35,6 +35,7 @@ struct bench_target_options {
     int log_level;
     enum harness_result_mode result_mode;
     const char *loaded_path; /* a library already loaded: the same file is loaded from a copy */
+    long workers;            /* --workers, or -1: the template's */
 };
 
 /* load and bring up; 0, or an exit code after logging why */

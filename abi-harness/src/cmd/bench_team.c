@@ -25,7 +25,7 @@ struct bench_worker {
     struct bench_team *team;
     unsigned index;
     pthread_t thread;
-    char **payloads; /* per call: the payload, a private copy when it has fresh uuids */
+    char **payloads[2]; /* per side, per call: the payload, a private copy when it has fresh uuids */
     char *res;
     size_t res_cap;
     struct bench_samples samples[BENCH_BUS_MAX];
@@ -35,7 +35,7 @@ struct bench_worker {
 } __attribute__((aligned(128)));
 
 struct bench_team {
-    const struct bench_workload *w;
+    const struct bench_workload *ws[2]; /* A's and B's (--vs-call), maybe the same */
     const struct bench_options *o;
     unsigned count;
     struct bench_worker *workers;
@@ -110,7 +110,8 @@ static void bench_worker_fail(struct bench_worker *wk, int32_t code, const char 
 static void bench_worker_calls(struct bench_worker *wk, const struct bench_job *job)
 {
     struct bench_team *team = wk->team;
-    const struct bench_workload *w = team->w;
+    const struct bench_workload *w = team->ws[job->slot];
+    char **payloads = wk->payloads[job->slot];
     const struct harness_lib *lib = &job->target->lib;
     const char *sender = team->o->sender;
     struct bench_samples *samples = &wk->samples[job->slot];
@@ -122,17 +123,17 @@ static void bench_worker_calls(struct bench_worker *wk, const struct bench_job *
         if (!job->iterations && it % BENCH_CLOCK_EVERY == 0 && it && bench_now_ns() >= end) break;
         for (size_t k = 0; k < w->call_count; k++) {
             const struct bench_call *c = &w->calls[k];
-            if (c->fresh_count) bench_uuid_renew(&wk->uuids, c, wk->payloads[k]);
+            if (c->fresh_count) bench_uuid_renew(&wk->uuids, c, payloads[k]);
             const char *stage = NULL;
             size_t len;
             int32_t rc;
             if (job->measure && --countdown == 0) {
                 countdown = every;
                 uint64_t t0 = bench_now_ns();
-                rc = bench_call_once(lib, sender, c, wk->payloads[k], &wk->res, &wk->res_cap, &len, &stage);
+                rc = bench_call_once(lib, sender, c, payloads[k], &wk->res, &wk->res_cap, &len, &stage);
                 bench_samples_add(samples, bench_now_ns() - t0);
             } else {
-                rc = bench_call_once(lib, sender, c, wk->payloads[k], &wk->res, &wk->res_cap, &len, &stage);
+                rc = bench_call_once(lib, sender, c, payloads[k], &wk->res, &wk->res_cap, &len, &stage);
             }
             if (rc < 0) {
                 bench_worker_fail(wk, rc, stage, c);
@@ -149,7 +150,7 @@ static void bench_worker_calls(struct bench_worker *wk, const struct bench_job *
 static void bench_worker_frames(struct bench_worker *wk, const struct bench_job *job)
 {
     struct bench_team *team = wk->team;
-    const struct bench_workload *w = team->w;
+    const struct bench_workload *w = team->ws[0];
     const struct harness_lib *lib = &job->target->lib;
     if (!lib->on_frame) {
         bench_worker_fail(wk, EVA_ERR_CODE_UNSUPPORTED, "svc_on_frame (not exported)", NULL);
@@ -168,7 +169,7 @@ static void bench_worker_frames(struct bench_worker *wk, const struct bench_job 
         fr.primary_sender = (char *)team->o->sender;
         fr.topic = (char *)w->topic;
         fr.payload_size = w->frame_len;
-        fr.payload = w->frame_len ? wk->payloads[0] : NULL;
+        fr.payload = w->frame_len ? wk->payloads[0][0] : NULL;
         if (job->measure && --countdown == 0) {
             countdown = every;
             uint64_t t0 = bench_now_ns();
@@ -200,7 +201,7 @@ static void *bench_worker_main(void *arg)
         if (wk->index < job.threads) {
             uint64_t cpu0 = bench_thread_cpu_ns();
             wk->r.start_ns = bench_now_ns();
-            if (team->w->frame_mode) bench_worker_frames(wk, &job);
+            if (team->ws[0]->frame_mode) bench_worker_frames(wk, &job);
             else bench_worker_calls(wk, &job);
             wk->r.end_ns = bench_now_ns();
             wk->r.cpu_ns = bench_thread_cpu_ns() - cpu0;
@@ -215,10 +216,32 @@ static void *bench_worker_main(void *arg)
     return NULL;
 }
 
-struct bench_team *bench_team_start(unsigned threads, const struct bench_workload *w, const struct bench_options *o)
+static char **bench_team_payloads(const struct bench_workload *w)
+{
+    size_t items = w->frame_mode ? 1 : w->call_count;
+    char **payloads = harness_xcalloc(items ? items : 1, sizeof *payloads);
+    if (w->frame_mode) {
+        payloads[0] = w->frame_len ? harness_xmemdup(w->frame_payload, w->frame_len) : NULL;
+    } else {
+        for (size_t k = 0; k < items; k++)
+            payloads[k] = w->calls[k].payload ? harness_xmemdup(w->calls[k].payload, w->calls[k].payload_len) : NULL;
+    }
+    return payloads;
+}
+
+static void bench_team_payloads_free(const struct bench_workload *w, char **payloads)
+{
+    size_t items = w->frame_mode ? 1 : w->call_count;
+    for (size_t k = 0; k < items; k++) free(payloads[k]);
+    free(payloads);
+}
+
+struct bench_team *bench_team_start(unsigned threads, const struct bench_workload *w, const struct bench_workload *wb,
+                                    const struct bench_options *o)
 {
     struct bench_team *team = harness_xcalloc(1, sizeof *team);
-    team->w = w;
+    team->ws[0] = w;
+    team->ws[1] = wb ? wb : w;
     team->o = o;
     team->count = threads;
     atomic_init(&team->calls_made, 0);
@@ -231,19 +254,11 @@ struct bench_team *bench_team_start(unsigned threads, const struct bench_workloa
         abort();
     }
     memset(team->workers, 0, threads * sizeof *team->workers);
-    size_t items = w->frame_mode ? 1 : w->call_count;
     for (unsigned i = 0; i < threads; i++) {
         struct bench_worker *wk = &team->workers[i];
         wk->team = team;
         wk->index = i;
-        wk->payloads = harness_xcalloc(items, sizeof *wk->payloads);
-        if (w->frame_mode) {
-            wk->payloads[0] = w->frame_len ? harness_xmemdup(w->frame_payload, w->frame_len) : NULL;
-        } else {
-            for (size_t k = 0; k < items; k++)
-                wk->payloads[k] = w->calls[k].payload ? harness_xmemdup(w->calls[k].payload, w->calls[k].payload_len)
-                                                      : NULL;
-        }
+        for (int side = 0; side < 2; side++) wk->payloads[side] = bench_team_payloads(team->ws[side]);
         wk->res_cap = BENCH_RESULT_START;
         wk->res = harness_xmalloc(wk->res_cap);
         memset(wk->res, 0, wk->res_cap);
@@ -306,12 +321,10 @@ void bench_team_stop(struct bench_team *team)
     team->stopping = 1;
     pthread_cond_broadcast(&team->go);
     pthread_mutex_unlock(&team->mutex);
-    size_t items = team->w->frame_mode ? 1 : team->w->call_count;
     for (unsigned i = 0; i < team->count; i++) {
         struct bench_worker *wk = &team->workers[i];
         pthread_join(wk->thread, NULL);
-        for (size_t k = 0; k < items; k++) free(wk->payloads[k]);
-        free(wk->payloads);
+        for (int side = 0; side < 2; side++) bench_team_payloads_free(team->ws[side], wk->payloads[side]);
         free(wk->res);
         for (int t = 0; t < BENCH_BUS_MAX; t++) bench_samples_destroy(&wk->samples[t]);
     }

@@ -39,7 +39,9 @@ struct bench_round_result {
 
 struct bench_team;
 
-struct bench_team *bench_team_start(unsigned threads, const struct bench_workload *w, const struct bench_options *o);
+/* wb: B's workload (--vs-call), NULL when B makes A's calls */
+struct bench_team *bench_team_start(unsigned threads, const struct bench_workload *w, const struct bench_workload *wb,
+                                    const struct bench_options *o);
 void bench_team_run(struct bench_team *team, const struct bench_job *job, struct bench_round_result *out);
 /* the latency samples of every thread in this slot */
 void bench_team_percentiles(struct bench_team *team, int slot, double *p50, double *p99);

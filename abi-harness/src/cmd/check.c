@@ -139,7 +139,7 @@ static void harness_check_on_hang(void *ud, const char *report)
      * multi-thread runtime on a node, so there it only warns about the default */
     if (ch->ctx->one_worker && ch->ctx->initial.workers >= 2)
         harness_check_verdict(ch, HARNESS_WARN,
-                              "%s -- fine with this template's workers: %u, but a template that omits workers (the "
+                              "%s -- fine with workers: %u as configured, but a template that omits workers (the "
                               "default, 1) hangs the service on EVA ICS 4.2",
                               report, ch->ctx->initial.workers);
     harness_check_verdict(ch, HARNESS_FAIL, "%s", report);
@@ -503,6 +503,7 @@ static size_t harness_check_candidates(struct harness_check_child *ch, struct ha
 {
     static const char empty_map[] = "\x80";
     size_t cap = ch->methods.count * 2 + 4, n = 0;
+    for (size_t i = 0; i < ch->methods.count; i++) cap += ch->methods.param_counts[i];
     struct harness_tl_call *calls = harness_xcalloc(cap, sizeof *calls);
     for (size_t i = 0; i < ch->methods.count; i++) {
         const char *m = ch->methods.names[i];
@@ -510,6 +511,22 @@ static size_t harness_check_candidates(struct harness_check_child *ch, struct ha
         if (!with_builtin && (!strcmp(m, "test") || !strcmp(m, "info"))) continue;
         calls[n++] = (struct harness_tl_call){m, strlen(m), NULL, 0, 0, NULL, 0, 0};
         calls[n++] = (struct harness_tl_call){m, strlen(m), empty_map, 1, 0, NULL, 0, 0};
+        /* each param the info lists, alone, as a string: {param: "abi-harness"} */
+        for (size_t k = 0; k < ch->methods.param_counts[i]; k++) {
+            const char *pname = ch->methods.params[i][k];
+            size_t plen = strlen(pname);
+            if (plen > 31) continue;
+            char *buf = harness_xmalloc(plen + 16);
+            size_t off = 0;
+            buf[off++] = (char)0x81;
+            buf[off++] = (char)(0xa0 | plen);
+            memcpy(buf + off, pname, plen);
+            off += plen;
+            buf[off++] = (char)(0xa0 | 11);
+            memcpy(buf + off, "abi-harness", 11);
+            off += 11;
+            calls[n++] = (struct harness_tl_call){m, strlen(m), buf, off, 0, NULL, 0, 0};
+        }
     }
     if (with_builtin) {
         static const char *const builtin[] = {"info", "test"};

@@ -14,6 +14,8 @@
         memcpy(&(lib)->field, &sym_, sizeof sym_);                                                                    \
     } while (0)
 
+/* eva4 svc/ffi/src/main.rs eva_svc_main: libloading::Library::new, then svc_init, eva_svc_get_result,
+ * eva_svc_set_op_fn required (get(...)?), the other five optional (get(...).ok()) */
 int harness_loader_open(struct harness_lib *lib, const char *path, struct harness_strbuf *err)
 {
     memset(lib, 0, sizeof *lib);

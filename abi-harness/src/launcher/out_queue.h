@@ -1,5 +1,5 @@
 /* The launcher's bounded outgoing queue: frames the library publishes wait
- * here for the consumer. Bounded like the node's (--queue-size): when it is
+ * here for the consumer. Bounded like the launcher's command queue (eva4 svc/ffi/src/main.rs: async_channel::bounded(--command-queue-size)): when it is
  * full, PUBLISH/SUBSCRIBE/RPC_CALL answer BUSY. Every frame gets a sequence
  * number so a caller can wait until everything pushed so far was handled. */
 #ifndef HARNESS_OUT_QUEUE_H

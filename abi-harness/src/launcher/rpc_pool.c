@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "output.h"
+#include "runtime.h"
 #include "xalloc.h"
 
 /* bytes after an exact-size result buffer that must stay untouched */
@@ -125,6 +126,9 @@ static void *harness_pool_thread_main(void *arg)
         pool->queued--;
         pool->running++;
         pthread_mutex_unlock(&pool->mutex);
+
+        /* workers <= 1: nothing is routed while a lifecycle callback holds the one thread */
+        harness_runtime_before_route();
 
         if (job->kind == HARNESS_POOL_CALL) {
             harness_rpc_invoke(pool->lib, job->sender, job->method, job->method_len, job->payload, job->payload_len,
