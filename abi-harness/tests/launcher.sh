@@ -36,7 +36,7 @@ for line in open(path, encoding="utf-8"):
         continue
     if o.get("reply") == method:
         v = o.get("payload")
-        for k in field.split("."):
+        for k in [k for k in field.split(".") if k]:
             v = v.get(k) if isinstance(v, dict) else None
         print(json.dumps(v))
         break
@@ -479,6 +479,23 @@ if selected launcher-core-delay; then
     fi
 fi
 
+# the mock registry answers key_set and key_delete with a nil payload (one
+# byte, c0), as eva.registry does
+if selected launcher-registry-nil; then
+    n=launcher-registry-nil
+    d=$(eva_dir $n)
+    run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" run --config "$d/svc-probe.yml" --eva-dir "$d" \
+        --call probe.registry '{go: true}'
+    got=$(reply_field "$WORK/$n.out" probe.registry "")
+    if [ "$RC" -ne 0 ]; then
+        fail $n "exit $RC" "$WORK/$n.log"
+    elif [ "$got" != '{"set": 1, "set_result": "c0", "delete": 1, "delete_result": "c0"}' ]; then
+        fail $n "key_set/key_delete answered $got, expected a nil payload (1 byte, c0) each" "$WORK/$n.log"
+    else
+        pass $n
+    fi
+fi
+
 # ------------------------------------------------- 9. service info
 
 if selected launcher-info-undecodable; then
@@ -596,6 +613,23 @@ if selected launcher-bench-launch-failed; then
     cat "$WORK/$n.2.log" >>"$WORK/$n.log"
     if [ "$rc1" -ne 3 ] || [ "$RC" -ne 3 ]; then
         fail $n "exit $rc1 (refused config) and $RC (undecodable info), expected 3 and 3" "$WORK/$n.log"
+    else
+        pass $n
+    fi
+fi
+# what the library writes on stdout (the probe does, in svc_init) stays out
+# of the bench's results
+if selected launcher-bench-library-output; then
+    n=launcher-bench-library-output
+    d=$(eva_dir $n)
+    run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
+        --call probe.report --seconds 0.2 --warmup 0.05
+    if [ "$RC" -ne 0 ]; then
+        fail $n "exit $RC" "$WORK/$n.log"
+    elif ! grep -qE '^result A: calls=' "$WORK/$n.out"; then
+        fail $n "no 'result A:' line" "$WORK/$n.log"
+    elif grep -q '^probe: ' "$WORK/$n.out"; then
+        fail $n "the library's stdout is in the bench results" "$WORK/$n.log"
     else
         pass $n
     fi
