@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "exit_codes.h"
 #include "output.h"
+#include "service_info.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -145,8 +146,21 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
         char *info = harness_xmalloc((size_t)n);
         struct EvaFFIBuffer rbuf = {(size_t)n, info, (size_t)n};
         int16_t grc = t->lib.get_result(&rbuf);
+        if (grc < 0) {
+            free(info);
+            return bench_fail(t, "eva_svc_get_result after svc_init failed", HARNESS_EXIT_LAUNCH);
+        }
+        /* eva4 svc/ffi/src/main.rs: info that does not decode as service info aborts the launch */
+        struct harness_strbuf why = HARNESS_STRBUF_INIT;
+        int bad = harness_service_info_decode(rbuf.data, rbuf.len, &why) < 0;
         free(info);
-        if (grc < 0) return bench_fail(t, "eva_svc_get_result after svc_init failed", HARNESS_EXIT_LAUNCH);
+        if (bad) {
+            harness_log(HARNESS_LOG_ERROR, "%s (%s): launch failed: service info: %s", t->label, t->path,
+                        harness_strbuf_cstr(&why));
+            harness_strbuf_destroy(&why);
+            return HARNESS_EXIT_LAUNCH;
+        }
+        harness_strbuf_destroy(&why);
     }
     atomic_store(&t->bus.connected, 1);
     if (t->lib.prepare && t->lib.prepare() < 0) return bench_fail(t, "svc_prepare returned an error", HARNESS_EXIT_LAUNCH);

@@ -39,6 +39,7 @@ static struct harness_run_ctx {
     struct harness_action_ledger ledger;
     struct harness_service svc;
     struct harness_mock_core core;
+    const char *svc_id;
 } harness_run;
 
 static void harness_run_frame_sink(void *ud, const struct harness_out_frame *f)
@@ -47,6 +48,9 @@ static void harness_run_frame_sink(void *ud, const struct harness_out_frame *f)
     if (!ctx->o->no_frames) harness_json_lines_frame(f->topic, f->payload, f->payload_len);
     if (ctx->record_frames) harness_frame_log_add(&ctx->frames, f->topic, f->payload, f->payload_len);
     harness_action_ledger_on_frame(&ctx->ledger, f->topic, f->payload, f->payload_len);
+    /* spec "Routing": a service receives its own publications on topics it subscribed to (the bus
+     * delivers them back to the publishing client, sender = its own id) */
+    harness_service_frame_from(&ctx->svc, ctx->svc_id, f->topic, f->payload, f->payload_len, 0);
 }
 
 static void harness_run_on_terminate(void *ud)
@@ -186,6 +190,7 @@ int harness_run_main(struct harness_options *o)
     ctx->record_frames = script.has_frame_expects;
     harness_frame_log_init(&ctx->frames, HARNESS_RUN_FRAME_LIMIT);
     harness_action_ledger_init(&ctx->ledger);
+    ctx->svc_id = initial.svc_id;
     struct harness_bus_config bc = {
         .result_mode = o->result_mode,
         .queue_size = initial.queue_size,
@@ -246,11 +251,11 @@ int harness_run_main(struct harness_options *o)
     } else {
         harness_watchdog_disarm();
         harness_bus_set_active(0);
+        harness_bus_stop(); /* before the pool: the consumer routes frames into it */
         if (ctx->svc.pool) {
             harness_rpc_pool_stop(ctx->svc.pool);
             ctx->svc.pool = NULL;
         }
-        harness_bus_stop();
     }
     if (core_timer_started) {
         harness_service_request_stop(&ctx->svc, HARNESS_STOP_END);

@@ -77,14 +77,15 @@ int harness_service_shutdown(struct harness_service *svc)
     if (harness_bus_wait_processed(harness_bus_pushed(), left > 0 ? left : 0) < 0)
         harness_log(HARNESS_LOG_WARN, "the outgoing queue did not drain in time");
     /* the process exits here on a node: calls still running in the library end with it */
+    if (svc->pool && harness_rpc_pool_wait_idle(svc->pool, 0.5) < 0)
+        harness_log(HARNESS_LOG_WARN, "calls or frames were still running in the library when the launcher "
+                                      "exited (a node ends them with the process)");
+    /* the consumer first: it hands the library its own publications through the pool */
+    harness_bus_stop();
     if (svc->pool) {
-        if (harness_rpc_pool_wait_idle(svc->pool, 0.5) < 0)
-            harness_log(HARNESS_LOG_WARN, "calls or frames were still running in the library when the launcher "
-                                          "exited (a node ends them with the process)");
         harness_rpc_pool_stop(svc->pool);
         svc->pool = NULL;
     }
-    harness_bus_stop();
     harness_watchdog_disarm();
     HARNESS_SVC_INFO(svc, "service stopped (svc_terminate took %.3f s)", svc->terminate_seconds);
     return rc;
