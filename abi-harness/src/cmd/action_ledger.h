@@ -1,8 +1,9 @@
 /* The action ledger: every ACT/... frame ({uuid, status}) and every reply
  * to an `action`/`run` call, so the end of a run can say how actions ended
  * and whether each accepted action (the call returned 0) got exactly one
- * terminal event (COMPLETED, FAILED, CANCELED, TERMINATED) after PENDING,
- * and that a terminal event for a uuid no call carried belongs to a whole
+ * terminal event (COMPLETED, FAILED, CANCELED, TERMINATED) after PENDING
+ * (or, for an action that ended before its call returned, as the shipped
+ * virtual controller's do, a lone terminal event), and that a terminal event for a uuid no call carried belongs to a whole
  * lifecycle the library started itself (PENDING, then one terminal event);
  * any other is a violation. */
 #ifndef HARNESS_ACTION_LEDGER_H
