@@ -102,15 +102,29 @@ final class EngineCore: @unchecked Sendable {
             units[key] = unit
         }
         let job = Job(seq: takeSeq(), uuid: req.uuid, topic: unit.topic, priority: req.priority,
-                      deadline: deadline(req.timeout), unit: unit,
-                      value: req.params?["value"] ?? .nil, macro: nil)
-        var sec = Section()
-        accept(job, &sec)
-        unit.waiting.push(job)
-        scheduleUnit(unit)
-        flush(&sec)
+                      deadline: deadline(req.timeout), unit: unit, value: req.value, macro: nil)
+        admit(job, MsgPackWriter(), handOff: true) {
+            unit.waiting.push(job)
+            scheduleUnit(unit)
+        }
+    }
+
+    /// Whether `oid` is a unit with a `units` entry (its actions queue).
+    func hasSettings(_ oid: OID) -> Bool { unitSettings[oid.description] != nil }
+
+    /// An action on an item without a `units` entry, done as the shipped
+    /// controller does it, before the call returns: the state `{status: 1,
+    /// value}` (RAW), the `action_map` variable, then COMPLETED; no PENDING,
+    /// no RUNNING, nothing queued.
+    func actImmediately(_ req: JobRequest) throws(EAPIError) {
+        monitor.lock()
+        let refuse = stopping
         monitor.unlock()
-        publish(&sec, MsgPackWriter(), handOff: true)
+        if refuse { throw .notReady("the controller is stopping") }
+        try effects.ensureUnit(req.oid)
+        effects.completeUnitAction(req.oid, status: ItemStatus.ok, value: req.value)
+        publish(uuid: req.uuid, topic: "ACT/" + req.oid.path, JobEvent(status: .completed, exitcode: 0),
+                MsgPackWriter())
     }
 
     func submitRun(_ req: JobRequest, macro: MacroRecord) throws(EAPIError) {
@@ -118,11 +132,11 @@ final class EngineCore: @unchecked Sendable {
         var kwargs = MsgPackMap()
         if let p = req.params {
             if let a = p["args"], !a.isNil {
-                guard case .array(let list) = a else { throw .invalidParams("run: params.args must be a list") }
+                guard case .array(let list) = a else { throw .invalidData("run: params.args must be a list") }
                 args = list
             }
             if let k = p["kwargs"], !k.isNil {
-                guard case .map(let m) = k else { throw .invalidParams("run: params.kwargs must be a map") }
+                guard case .map(let m) = k else { throw .invalidData("run: params.kwargs must be a map") }
                 kwargs = m
             }
         }
@@ -138,14 +152,10 @@ final class EngineCore: @unchecked Sendable {
         let job = Job(seq: takeSeq(), uuid: req.uuid, topic: macro.topic, priority: req.priority,
                       deadline: deadline(req.timeout), unit: nil, value: .nil, macro: macro,
                       args: args, kwargs: kwargs)
-        var sec = Section()
-        accept(job, &sec)
         macro.live[job.seq] = job
-        macroWaiting.push(job)
-        pumpMacros(&sec)
-        flush(&sec)
-        monitor.unlock()
-        publish(&sec, MsgPackWriter(), handOff: true)
+        admit(job, MsgPackWriter(), handOff: true) {
+            macroWaiting.push(job)
+        }
     }
 
     func takeSeq() -> UInt64 {
@@ -159,11 +169,30 @@ final class EngineCore: @unchecked Sendable {
         return timeout >= UInt64.max - now ? UInt64.max : now + timeout
     }
 
-    /// Registers a new job and queues its PENDING event (lock held).
-    func accept(_ job: Job, _ sec: inout Section) {
+    /// Registers a new job (lock held on entry, released on return),
+    /// publishes its PENDING event, and only then lets it start (`enqueue`,
+    /// lock held), so that nothing of the job (its RUNNING, the state and
+    /// variable it sets, its end) can go out before its PENDING. Until then
+    /// the job is waiting but in no queue: terminate, kill (which look it up
+    /// in `jobs`), its timeout and shutdown may end it meanwhile, and then it
+    /// is not queued at all.
+    func admit(_ job: Job, _ writer: MsgPackWriter, handOff: Bool, enqueue: () -> Void) {
         jobs[job.uuid] = job
+        var sec = Section()
         append(job, JobEvent(status: .pending), &sec)
         if job.deadline != UInt64.max { setTimer(job, at: job.deadline) }
+        flush(&sec)
+        monitor.unlock()
+        publish(&sec, writer, handOff: handOff)
+        monitor.lock()
+        var started = Section()
+        if job.phase == .waiting, !stopping {
+            enqueue()
+            if job.macro != nil { pumpMacros(&started) }
+        }
+        flush(&started)
+        monitor.unlock()
+        publish(&started, writer, handOff: handOff)
     }
 
     // MARK: - terminate / kill (RPC threads)
@@ -193,8 +222,10 @@ final class EngineCore: @unchecked Sendable {
                 try effects.ensureUnit(oid)
                 return
             }
+            // From `jobs`, not the queue: a job admitted but not queued yet
+            // (see `admit`) is waiting too.
             var waiting: [Job] = []
-            for entry in unit.waiting.items where entry.job.phase == .waiting { waiting.append(entry.job) }
+            for job in jobs.values where job.unit === unit && job.phase == .waiting { waiting.append(job) }
             waiting.sort { $0.queueKey < $1.queueKey }
             unit.waiting.removeAll()
             for job in waiting { stop(job, reason: "killed", &sec) }

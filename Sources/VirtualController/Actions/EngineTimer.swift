@@ -50,13 +50,13 @@ extension EngineCore {
                 if job.completeAt <= now, job.completeAt <= job.deadline {
                     pushUnitTask(.finish(job))
                 } else if now >= job.deadline {
-                    end(job, JobEvent(status: .terminated, err: "timeout", exitcode: -15), &sec)
+                    end(job, JobEvent(status: .failed, err: "action timeout", exitcode: Int64(EAPIErrorCode.timeout.rawValue)), &sec)
                 } else {
                     timers.set(job, at: min(job.completeAt, job.deadline))
                 }
             } else {
                 if now >= job.deadline {
-                    end(job, JobEvent(status: .terminated, err: "timeout", exitcode: -15), &sec)
+                    end(job, JobEvent(status: .failed, err: "action timeout", exitcode: Int64(EAPIErrorCode.timeout.rawValue)), &sec)
                 } else if case .sleeping = job.wait, now >= job.sleepEnd {
                     job.wait = .busy
                     job.sleepEnd = UInt64.max

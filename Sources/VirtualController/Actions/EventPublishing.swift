@@ -48,6 +48,11 @@ extension EngineCore {
     /// One event to `ACT/...`; a BUSY bus is retried with a doubling pause
     /// (1 ms to 50 ms) until it takes the event or shutdown's deadline passes.
     func publish(_ job: Job, _ event: JobEvent, _ writer: MsgPackWriter) {
+        publish(uuid: job.uuid, topic: job.topic, event, writer)
+    }
+
+    /// One event `{uuid, status, out?, err?, exitcode?}` to `topic`.
+    func publish(uuid: ActionUUID, topic: String, _ event: JobEvent, _ writer: MsgPackWriter) {
         writer.reset()
         var n = 2
         if event.out != nil { n += 1 }
@@ -55,7 +60,7 @@ extension EngineCore {
         if event.exitcode != nil { n += 1 }
         writer.packMapHeader(n)
         writer.packString("uuid")
-        packUUID(job.uuid, writer)
+        packUUID(uuid, writer)
         writer.packString("status")
         writer.packUInt(UInt64(event.status.rawValue))
         if let out = event.out {
@@ -73,17 +78,17 @@ extension EngineCore {
         var pause = Self.busyBackoffStart
         while true {
             do throws(EAPIError) {
-                try host.publish(topic: job.topic, payload: writer.bytes)
+                try host.publish(topic: topic, payload: writer.bytes)
                 return
             } catch {
                 guard error.code == .busy || error.code == .busBusy else {
-                    host.log(.error, "unable to publish \(statusName(event.status)) of \(job.uuid) to \(job.topic): \(error)")
+                    host.log(.error, "unable to publish \(statusName(event.status)) of \(uuid) to \(topic): \(error)")
                     return
                 }
                 let now = MonotonicClock.now()
                 let limit = giveUpAt.load(ordering: .acquiring)
                 if now >= limit {
-                    host.log(.error, "bus busy past the shutdown deadline: \(statusName(event.status)) of \(job.uuid) to \(job.topic) is lost")
+                    host.log(.error, "bus busy past the shutdown deadline: \(statusName(event.status)) of \(uuid) to \(topic) is lost")
                     return
                 }
                 sleepNanoseconds(min(pause, limit - now))

@@ -112,12 +112,10 @@ extension EngineCore {
                                 deadline: UInt64.max, unit: unit, value: value, macro: nil)
                 child.parent = job
                 job.wait = .child(child)
-                accept(child, &sec)
-                unit.waiting.push(child)
-                scheduleUnit(unit)
-                flush(&sec)
-                monitor.unlock()
-                publish(&sec, writer)
+                admit(child, writer, handOff: false) {
+                    unit.waiting.push(child)
+                    scheduleUnit(unit)
+                }
                 return
             }
         }
