@@ -25,6 +25,11 @@ extension EngineCore {
         var batch: [JobEvent] = []
         while true {
             monitor.lock()
+            if job.firstStepWaits, !job.outbox.contains(where: { $0.status == .running }) {
+                // Everything taken from the outbox so far is published: RUNNING is out.
+                job.firstStepWaits = false
+                if job.phase == .running, !stopping { pushMacroTask(.step(job)) }
+            }
             if job.outbox.isEmpty {
                 job.publishing = false
                 publishers -= 1

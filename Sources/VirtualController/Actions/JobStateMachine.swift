@@ -94,7 +94,9 @@ extension EngineCore {
             job.wait = .busy
             macroRunning += 1
             append(job, JobEvent(status: .running), &sec)
-            pushMacroTask(.step(job))
+            // The steps start once RUNNING is published, so that no step's
+            // effect (a RAW state, a child action) goes out before it.
+            job.firstStepWaits = true
         }
     }
 

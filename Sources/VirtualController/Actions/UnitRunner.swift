@@ -31,7 +31,10 @@ extension EngineCore {
             if time == 0 {
                 job.phase = .finishing
                 timers.remove(job)
+                // RUNNING goes out before the action's effects (its RAW state).
+                flush(&sec)
                 monitor.unlock()
+                publish(&sec, writer)
                 complete(job, sec: &sec, rescheduleUnit: false, writer)
                 monitor.lock()
             } else {
