@@ -25,13 +25,8 @@ extension EngineCore {
         monitor.unlock()
         let steps = macro.definition.steps
         while true {
-            var sec = Section()
             if pc >= steps.count {
-                monitor.lock()
-                if job.phase == .running { end(job, JobEvent(status: .completed, out: output, exitcode: 0), &sec) }
-                flush(&sec)
-                monitor.unlock()
-                publish(&sec, writer)
+                finishRun(job, JobEvent(status: .completed, out: output, exitcode: 0), writer)
                 return
             }
             let outcome = execute(steps[pc], of: job, output: &output)
@@ -49,13 +44,7 @@ extension EngineCore {
             case .fail(let text), .failed(let text):
                 let err: String
                 if case .failed = outcome { err = text } else { err = "step \(pc + 1) (\(steps[pc].name)): \(text)" }
-                monitor.lock()
-                if job.phase == .running {
-                    end(job, JobEvent(status: .failed, err: err, exitcode: 1), &sec)
-                }
-                flush(&sec)
-                monitor.unlock()
-                publish(&sec, writer)
+                finishRun(job, JobEvent(status: .failed, err: err, exitcode: 1), writer)
                 return
             case .sleep(let ns):
                 pc += 1
@@ -82,13 +71,7 @@ extension EngineCore {
                 do throws(EAPIError) {
                     try effects.ensureUnit(oid)
                 } catch {
-                    monitor.lock()
-                    if job.phase == .running {
-                        end(job, JobEvent(status: .failed, err: "step \(pc) (action): \(error)", exitcode: 1), &sec)
-                    }
-                    flush(&sec)
-                    monitor.unlock()
-                    publish(&sec, writer)
+                    finishRun(job, JobEvent(status: .failed, err: "step \(pc) (action): \(error)", exitcode: 1), writer)
                     return
                 }
                 monitor.lock()
@@ -119,6 +102,16 @@ extension EngineCore {
                 return
             }
         }
+    }
+
+    /// Ends a run that is still running (lock released on entry and return).
+    private func finishRun(_ job: Job, _ event: JobEvent, _ writer: MsgPackWriter) {
+        var sec = Section()
+        monitor.lock()
+        if job.phase == .running { end(job, event, &sec) }
+        flush(&sec)
+        monitor.unlock()
+        publish(&sec, writer)
     }
 
     /// Runs one step with the lock released.
