@@ -20,7 +20,17 @@ public struct OID: Sendable, Hashable, Comparable, CustomStringConvertible {
             }
         }
 
+        /// Bytes of the full kind name.
+        @inlinable
+        public var nameCount: Int {
+            switch self {
+            case .unit, .lvar: 4
+            case .sensor, .lmacro: 6
+            }
+        }
+
         /// A kind or its alias, from the bytes before the colon.
+        @inlinable
         static func parse(_ b: UnsafeRawBufferPointer, count: Int) -> Kind? {
             guard count <= 6 else { return nil }
             var word: UInt64 = 0
@@ -51,10 +61,12 @@ public struct OID: Sendable, Hashable, Comparable, CustomStringConvertible {
         guard let (kind, colon) = text.withUTF8({ OID.parse(UnsafeRawBufferPointer($0)) }) else { return nil }
         self.kind = kind
         self.fullID = String(text.utf8.dropFirst(colon + 1))!
-        self.description = colon == kind.rawValue.utf8.count ? text : "\(kind.rawValue):\(fullID)"
+        self.description = colon == kind.nameCount ? text : "\(kind.rawValue):\(fullID)"
     }
 
     /// The kind and the colon's offset of a valid OID's UTF-8 bytes.
+    /// Inlinable: the controller's byte-level fast paths call it per call.
+    @inlinable
     public static func parse(_ b: UnsafeRawBufferPointer) -> (Kind, colon: Int)? {
         var colon = 0
         while colon < b.count, b[colon] != UInt8(ascii: ":") { colon += 1 }
@@ -63,17 +75,16 @@ public struct OID: Sendable, Hashable, Comparable, CustomStringConvertible {
         return isValidPath(path) ? (kind, colon) : nil
     }
 
-    /// ASCII bytes allowed in a path segment: letters, digits, `_ . ( ) [ ] - \`.
-    private static let allowedLow: UInt64 = 1 << 0x28 | 1 << 0x29 | 1 << 0x2D | 1 << 0x2E
-        | 0x03FF << 0x30  // ( ) - . 0-9
-    private static let allowedHigh: UInt64 = 0x07FF_FFFE << 0  // A-Z (0x41-0x5A)
-        | 1 << (0x5B - 64) | 1 << (0x5C - 64) | 1 << (0x5D - 64) | 1 << (0x5F - 64)  // [ \ ] _
-        | 0x07FF_FFFE << 32  // a-z (0x61-0x7A)
-
     /// The path after the colon: non-empty segments of allowed characters,
-    /// at most `maxPathBytes` bytes, valid UTF-8.
+    /// at most `maxPathBytes` (65,000) bytes, valid UTF-8.
+    @inlinable
     public static func isValidPath(_ b: UnsafeRawBufferPointer) -> Bool {
-        guard b.count > 0, b.count <= maxPathBytes else { return false }
+        guard b.count > 0, b.count <= 65_000 else { return false }
+        // ASCII bytes allowed in a path segment, as bit masks: `( ) - .`,
+        // digits; A-Z, `[ \ ] _`, a-z.
+        let allowedLow: UInt64 = 1 << 0x28 | 1 << 0x29 | 1 << 0x2D | 1 << 0x2E | 0x03FF << 0x30
+        let allowedHigh: UInt64 = 0x07FF_FFFE | 1 << (0x5B - 64) | 1 << (0x5C - 64) | 1 << (0x5D - 64)
+            | 1 << (0x5F - 64) | 0x07FF_FFFE << 32
         var previousSlash = true
         var i = 0
         while i < b.count {
@@ -85,10 +96,11 @@ public struct OID: Sendable, Hashable, Comparable, CustomStringConvertible {
                     previousSlash = true
                     continue
                 }
-                let ok = c < 64 ? (allowedLow >> UInt64(c)) & 1 != 0 : (allowedHigh >> UInt64(c - 64)) & 1 != 0
-                guard ok else { return false }
+                let mask = c < 64 ? allowedLow : allowedHigh
+                guard (mask >> UInt64(c & 63)) & 1 != 0 else { return false }
             } else {
-                guard let (scalar, length) = decodeScalar(b, i), isAlphanumeric(scalar) else { return false }
+                let length = alphanumericScalarLength(b, i)
+                guard length > 0 else { return false }
                 i += length
             }
             previousSlash = false
@@ -96,8 +108,17 @@ public struct OID: Sendable, Hashable, Comparable, CustomStringConvertible {
         return !previousSlash
     }
 
+    /// The length of the UTF-8 scalar at `i` when it is a letter or a
+    /// digit; 0 when not (or malformed). Out of line: the ASCII loop stays
+    /// lean.
+    @usableFromInline @inline(never)
+    static func alphanumericScalarLength(_ b: UnsafeRawBufferPointer, _ i: Int) -> Int {
+        guard let (scalar, length) = decodeScalar(b, i), isAlphanumeric(scalar) else { return 0 }
+        return length
+    }
+
     /// Rust's `char::is_alphanumeric`: Alphabetic, or a number (Nd, Nl, No).
-    private static func isAlphanumeric(_ s: Unicode.Scalar) -> Bool {
+    static func isAlphanumeric(_ s: Unicode.Scalar) -> Bool {
         let p = s.properties
         if p.isAlphabetic { return true }
         switch p.generalCategory {
@@ -108,7 +129,7 @@ public struct OID: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// One UTF-8 scalar of 2 to 4 bytes at `i` (strict: no overlong form,
     /// no surrogate); nil when malformed.
-    private static func decodeScalar(_ b: UnsafeRawBufferPointer, _ i: Int) -> (Unicode.Scalar, Int)? {
+    static func decodeScalar(_ b: UnsafeRawBufferPointer, _ i: Int) -> (Unicode.Scalar, Int)? {
         let lead = b[i]
         let length: Int
         var v: UInt32

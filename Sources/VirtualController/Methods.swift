@@ -300,31 +300,46 @@ extension ControllerCore {
     }
 }
 
-/// The fields of a `set` payload read from its bytes, when that gives the
-/// same as decoding it: a canonical map (see `MapFields`) of `i`, `status`
-/// and `value` only, each at most once, whose `i` is a valid OID with its
-/// kind in full, whose `status` is nil or an int16; `value` (kept as its
-/// bytes) is any value. Any other payload, valid or not, is left to the
-/// general path (`init` returns nil).
+/// The fields of a `set` payload read from its bytes (`MapReader`), when
+/// that gives the same as decoding it: keys `i`, `status` and `value` only,
+/// each at most once; `i` a valid OID with its kind in full; `status` nil
+/// or an int16; `value` canonical (it is stored as it came). Any other
+/// payload, valid or not, is left to the general path (`init` returns nil).
 struct FastSet {
     let key: UnsafeRawBufferPointer
     let status: Int16?
     let value: UnsafeRawBufferPointer?
 
-    private static let keys = FieldKeys("i", "status", "value")
-
     init?(_ payload: UnsafeRawBufferPointer) {
-        guard let fields = MapFields(payload, Self.keys, values: .canonical), fields.otherKeys == 0,
-              let key = fields[0].flatMap(MapFields.str), OIDBytes.isValid(key)
-        else { return nil }
-        var status: Int16?
-        if let s = fields[1], !MapFields.isNil(s) {
-            guard let v = MapFields.int(s), let v16 = Int16(exactly: v) else { return nil }
-            status = v16
+        guard var reader = MapReader(payload) else { return nil }
+        var key: UnsafeRawBufferPointer?
+        var status: Int16??
+        var value: UnsafeRawBufferPointer?
+        while reader.hasMore {
+            guard let name = reader.nextKey() else { return nil }
+            // The keys as `ShortKey` words, literal: no global to load per call.
+            if name.count == 1, name.word == 0x69, key == nil {  // "i"
+                guard let s = reader.string(), OIDBytes.isValid(s) else { return nil }
+                key = s
+            } else if name.count == 6, name.word == 0x7374_6174_7573, status == nil {  // "status"
+                switch reader.integerOrNil() {
+                case .some(.none): status = .some(nil)
+                case .some(.some(let n)):
+                    guard let n16 = Int16(exactly: n) else { return nil }
+                    status = .some(n16)
+                case .none: return nil
+                }
+            } else if name.count == 5, name.word == 0x76_616C_7565, value == nil {  // "value"
+                guard let v = reader.canonicalValue() else { return nil }
+                value = v
+            } else {
+                return nil  // another key (refused) or a repeat: the general path answers
+            }
         }
+        guard reader.atEnd, let key else { return nil }
         self.key = key
-        self.status = status
-        self.value = fields[2]
+        self.status = status ?? nil
+        self.value = value
     }
 }
 
@@ -338,7 +353,7 @@ enum OIDBytes {
     /// A valid OID with its kind in full (the form items are keyed by).
     static func isValid(_ b: UnsafeRawBufferPointer) -> Bool {
         guard let (kind, colon) = OID.parse(b) else { return false }
-        return colon == kind.rawValue.utf8.count
+        return colon == kind.nameCount
     }
 }
 
