@@ -272,6 +272,28 @@ import Testing
             == ["ACT/unit/t/fast 2", "ACT/unit/t/fast 8", "RAW/unit/t/fast 1", "ACT/unit/t/fast 15"])
     }
 
+    /// A kill that comes while the action's PENDING is still going out (the
+    /// job accepted, not yet queued) cancels it: it never runs.
+    @Test func killWhilePendingIsPublishedCancelsTheAction() throws {
+        let h = try ControllerHarness(config: ["units": ["unit:t/k": ["action_time": 0]]])
+        h.host.state.withLock { $0.slowPendingMicroseconds = 300_000 }
+        try h.controller.launch()
+        defer { h.controller.terminate() }
+        let code = Locked<EAPIErrorCode?>(.other)
+        let caller = try #require(JoinableThread {
+            let c = h.code("action", ["uuid": Self.uuid(1), "i": "unit:t/k", "params": ["value": 1]])
+            code { $0 = c }
+        })
+        // The call is inside its PENDING publish (300 ms) by now.
+        sleepSeconds(0.1)
+        try h.call("kill", ["i": "unit:t/k"])
+        caller.join()
+        #expect(code.value == nil)
+        #expect(waitUntil { Self.trace(h).count >= 2 })
+        sleepSeconds(0.05)
+        #expect(Self.trace(h) == ["ACT/unit/t/k 2", "ACT/unit/t/k 129"])
+    }
+
     @Test func aRunningActionPastItsTimeoutFailsWithActionTimeout() throws {
         let h = try ControllerHarness(config: ["units": ["unit:t/slow": ["action_time": 10]]])
         try h.controller.launch()
