@@ -33,13 +33,7 @@ extension EngineCore {
             switch outcome {
             case .next:
                 pc += 1
-                monitor.lock()
-                guard job.phase == .running else {
-                    monitor.unlock()
-                    return
-                }
-                job.pc = pc
-                job.output = output
+                guard saveProgress(job, pc: pc, output: output) else { return }
                 monitor.unlock()
             case .fail(let text), .failed(let text):
                 let err: String
@@ -48,13 +42,7 @@ extension EngineCore {
                 return
             case .sleep(let ns):
                 pc += 1
-                monitor.lock()
-                guard job.phase == .running else {
-                    monitor.unlock()
-                    return
-                }
-                job.pc = pc
-                job.output = output
+                guard saveProgress(job, pc: pc, output: output) else { return }
                 if ns == 0 {
                     monitor.unlock()
                     continue
@@ -102,6 +90,19 @@ extension EngineCore {
                 return
             }
         }
+    }
+
+    /// Saves a run's progress and returns true with `monitor` held; false,
+    /// with it released, when the run has ended meanwhile.
+    private func saveProgress(_ job: Job, pc: Int, output: MsgPackValue) -> Bool {
+        monitor.lock()
+        guard job.phase == .running else {
+            monitor.unlock()
+            return false
+        }
+        job.pc = pc
+        job.output = output
+        return true
     }
 
     /// Ends a run that is still running (lock released on entry and return).
