@@ -4,7 +4,10 @@ import EAPI
 /// `idx`) into the item's state.
 struct PullTarget: Sendable {
     let oid: OID
+    /// The tag as configured (for logs).
     let variable: String
+    /// Any tag, as in the shipped controller (`arr`, `arr[1]`, `arr[0-9]`).
+    let tag: PLCTag
     let idx: Int?
 }
 
@@ -133,9 +136,12 @@ struct ControllerConfig: Sendable {
             guard case .map(let entry) = element else { throw .invalidParams("\(ctx) must be a map {var, map}") }
             try onlyKeys(entry, ["var", "map"], ctx)
             guard let name = entry["var"]?.stringValue else { throw .invalidParams("\(ctx).var must be a string") }
-            guard PLCTag.isName(name) else { throw .invalidParams("\(ctx).var must be a variable name: \(name)") }
-            guard case .array(let maps)? = entry["map"] else {
-                throw .invalidParams("\(ctx).map must be a list of {oid, idx?}")
+            let tag = try Self.tag(name, "\(ctx).var")
+            // `map` may be left out (nothing to copy), as the shipped controller allows.
+            var maps: [MsgPackValue] = []
+            if let m = entry["map"], !m.isNil {
+                guard case .array(let list) = m else { throw .invalidParams("\(ctx).map must be a list of {oid, idx?}") }
+                maps = list
             }
             for (m, mapping) in maps.enumerated() {
                 let mctx = "\(ctx).map[\(m)]"
@@ -150,7 +156,7 @@ struct ControllerConfig: Sendable {
                     }
                     idx = Int(n)
                 }
-                targets.append(PullTarget(oid: oid, variable: name, idx: idx))
+                targets.append(PullTarget(oid: oid, variable: name, tag: tag, idx: idx))
             }
         }
         return targets

@@ -142,7 +142,24 @@ struct ItemStore: ~Copyable {
         for slot in items.indices { place(slot, hash: items[slot].hash) }
     }
 
-    static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
+    /// The core's OID order on canonical OID bytes: by kind (unit, sensor,
+    /// lvar, lmacro), then by the bytes of `group/id`.
+    static func precedes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        let ra = kindRank(a), rb = kindRank(b)
+        if ra != rb { return ra < rb }
+        // Same kind: same prefix length, so the paths compare as the whole.
+        return a.lexicographicallyPrecedes(b)
+    }
+
+    /// The kind's place in the order, from its first bytes (`unit`,
+    /// `sensor`, `lvar`, `lmacro`: canonical keys only).
+    private static func kindRank(_ key: [UInt8]) -> Int {
+        switch key.first {
+        case UInt8(ascii: "u"): 0
+        case UInt8(ascii: "s"): 1
+        default: key.count > 1 && key[1] == UInt8(ascii: "v") ? 2 : 3
+        }
+    }
 
     /// Sets a slot's state (nil keeps a field). Only under the controller's
     /// `events` lock, which serialises every change of item state.

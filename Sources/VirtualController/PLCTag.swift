@@ -4,8 +4,12 @@ import EAPI
 ///
 /// Grammar: `name`, `name[n]`, `name[a-b]` (inclusive), `name[a-]` (a to
 /// the end), `name[-b]` (0 to b). Numbers are ASCII decimal digits, no sign,
-/// no spaces, at most `PLCTag.maxIndex`. The name is non-empty and holds no
-/// `[` or `]`. Anything else is malformed (INVALID_PARAMS).
+/// no spaces, at most `PLCTag.maxIndex`. As in the shipped controller's tag
+/// map, a tag that does not end with `]` is a plain name, whatever it holds
+/// (`bad[x` names a variable `bad[x`). A tag ending with `]` is
+/// `name[selector]` with a non-empty name holding no `[` or `]`; anything
+/// else ending with `]` is malformed (INVALID_DATA). The empty tag is
+/// malformed too.
 struct PLCTag: Sendable, Hashable, CustomStringConvertible {
     enum Selector: Sendable, Hashable {
         case whole
@@ -36,14 +40,14 @@ struct PLCTag: Sendable, Hashable, CustomStringConvertible {
     }
 
     init(parsing text: String) throws(EAPIError) {
-        guard let tag = PLCTag.parse(text) else { throw .invalidParams("malformed tag: \(text)") }
+        guard let tag = PLCTag.parse(text) else { throw .invalidData("malformed tag: \(text)") }
         self = tag
     }
 
     /// Parses the UTF-8 bytes of a tag (as they come in a payload).
     init(parsing bytes: UnsafeRawBufferPointer) throws(EAPIError) {
         guard let tag = PLCTag.parse(bytes) else {
-            throw .invalidParams("malformed tag: \(String(decoding: bytes, as: UTF8.self))")
+            throw .invalidData("malformed tag: \(String(decoding: bytes, as: UTF8.self))")
         }
         self = tag
     }
@@ -57,15 +61,15 @@ struct PLCTag: Sendable, Hashable, CustomStringConvertible {
         let open = UInt8(ascii: "["), close = UInt8(ascii: "]"), dash = UInt8(ascii: "-")
         let n = bytes.count
         guard n > 0 else { return nil }
+        if bytes[n - 1] != close { return PLCTag(name: String(decoding: bytes, as: UTF8.self), selector: .whole) }
         var first = -1
         for i in 0..<n where bytes[i] == open || bytes[i] == close {
             first = i
             break
         }
-        if first < 0 { return PLCTag(name: String(decoding: bytes, as: UTF8.self), selector: .whole) }
         // `name[...]`: the first bracket opens, after a non-empty name; the
         // last byte closes; no bracket in between.
-        guard first > 0, bytes[first] == open, bytes[n - 1] == close, n - first > 2 else { return nil }
+        guard first > 0, bytes[first] == open, n - first > 2 else { return nil }
         let lo = first + 1, hi = n - 1  // the inner bytes: lo..<hi
         var dashAt = -1
         for i in lo..<hi {

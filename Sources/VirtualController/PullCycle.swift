@@ -31,7 +31,7 @@ extension ControllerCore {
         // 1. Read the variables (copies; cheap, copy-on-write).
         let reads: [Read] = vars.withLock { store in
             targets.map { target -> Read in
-                guard let value = store.values[target.variable] else { return .missing }
+                guard let value = try? store.get(target.tag) else { return .missing }
                 guard let idx = target.idx else { return .value(value) }
                 guard case .array(let array) = value else { return .notArray }
                 return idx < array.count ? .value(array[idx]) : .outOfRange(idx)

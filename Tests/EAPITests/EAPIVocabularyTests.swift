@@ -15,9 +15,10 @@ import Testing
         #expect(OID(text) == nil)
     }
 
-    @Test func ordersByText() {
-        let oids = ["unit:b", "sensor:z", "sensor:a"].compactMap(OID.init)
-        #expect(oids.sorted().map(\.description) == ["sensor:a", "sensor:z", "unit:b"])
+    @Test func ordersAsTheCore() {
+        let oids = ["lmacro:a", "unit:b", "lvar:a", "sensor:z", "sensor:a", "unit:a/b", "unit:a"].compactMap(OID.init)
+        #expect(oids.sorted().map(\.description)
+            == ["unit:a", "unit:a/b", "unit:b", "sensor:a", "sensor:z", "lvar:a", "lmacro:a"])
     }
 }
 

@@ -30,12 +30,12 @@ struct ActionsUnitTests {
         #expect(c.first?.completedFramesBefore == 0)
     }
 
-    @Test("an auto-created unit completes with status 1")
+    @Test("an auto-created unit (no units entry) completes with status 1, before the call returns")
     func autoCreatedUnitStatus() throws {
         let (engine, host, effects) = try K.engine(autoCreate: true)
         defer { K.stop(engine) }
         try engine.action(K.action(K.uuid(1), "unit:auto/x", value: "v"))
-        #expect(K.waitEnd(host, K.uuid(1)) == [K.pending, K.running, K.completed])
+        #expect(K.statuses(host, K.uuid(1)) == [K.completed])
         #expect(effects.completions.first?.status == 1)
         #expect(effects.completions.first?.value == "v")
     }
@@ -120,16 +120,17 @@ struct ActionsUnitTests {
         #expect(K.invariantProblems(host).isEmpty)
     }
 
-    @Test("terminated by running past the timeout")
-    func terminatedByRunTimeout() throws {
+    @Test("failed by running past the timeout: FAILED, exitcode -32008, err \"action timeout\"")
+    func failedByRunTimeout() throws {
         let (engine, host, effects) = try K.engine(units: ["unit:t/slow": ["action_time": 10]])
         defer { K.stop(engine) }
         let a = K.uuid(1)
         let t0 = MonotonicClock.now()
         try engine.action(K.action(a, "unit:t/slow", timeout: 100_000))
-        #expect(K.waitEnd(host, a, seconds: 3) == [K.pending, K.running, K.terminated])
+        #expect(K.waitEnd(host, a, seconds: 3) == [K.pending, K.running, K.failed])
         #expect(Double(MonotonicClock.now() - t0) / 1e9 < 3)
-        #expect(K.events(host, a).last?.exitcode == -15)
+        #expect(K.events(host, a).last?.exitcode == -32008)
+        #expect(K.events(host, a).last?.err == "action timeout")
         #expect(effects.completions.isEmpty)
     }
 
@@ -192,9 +193,9 @@ struct ActionsUnitTests {
         #expect(K.code { try engine.kill(K.kill("unit:t/u")) } == nil)
         // Bad payloads.
         #expect(K.code { try engine.terminate(nil) } == .invalidParams)
-        #expect(K.code { try engine.terminate(["u": .binary([1, 2, 3])]) } == .invalidParams)
+        #expect(K.code { try engine.terminate(["u": .binary([1, 2, 3])]) } == .invalidData)
         #expect(K.code { try engine.kill(nil) } == .invalidParams)
-        #expect(K.code { try engine.kill(["i": "not an oid"]) } == .invalidParams)
+        #expect(K.code { try engine.kill(["i": "not an oid"]) } == .invalidData)
     }
 
     @Test("an unknown unit (no auto-create) is NOT_FOUND and publishes nothing")
@@ -217,13 +218,14 @@ struct ActionsUnitTests {
         #expect(K.waitEnd(host, a) == [K.pending, K.running, K.completed])
     }
 
-    @Test("bad action payloads are INVALID_PARAMS")
+    @Test("bad action payloads: none is INVALID_PARAMS, one that does not decode INVALID_DATA")
     func badActionPayloads() throws {
         let (engine, host, _) = try K.engine(units: ["unit:t/a": [:]], macros: ["lmacro:t/m": ["steps": []]])
         defer { K.stop(engine) }
         let ok = K.uuid(1)
+        #expect(K.code { try engine.action(nil) } == .invalidParams)
         let bad: [MsgPackValue?] = [
-            nil,
+            .nil,
             .int(1),
             .array([]),
             ["i": "unit:t/a", "params": ["value": 1]],
@@ -234,18 +236,22 @@ struct ActionsUnitTests {
             ["uuid": .binary(ok), "i": "unit:t/a"],
             ["uuid": .binary(ok), "i": "unit:t/a", "params": 5],
             ["uuid": .binary(ok), "i": "bad oid", "params": ["value": 1]],
-            ["uuid": .binary(ok), "i": "lmacro:t/m", "params": ["value": 1]],
-            ["uuid": .binary(ok), "i": "sensor:t/s", "params": ["value": 1]],
+            ["uuid": "a5000000-0000-0000-0000-000000000001", "i": "unit:t/a", "params": ["value": 1]],
             ["uuid": .binary(ok), "i": "unit:t/a", "params": ["value": 1], "priority": 256],
             ["uuid": .binary(ok), "i": "unit:t/a", "params": ["value": 1], "timeout": -1],
             ["uuid": .binary(ok), "i": "unit:t/a", "params": ["value": 1], "timeout": "soon"],
         ]
         for (n, p) in bad.enumerated() {
-            #expect(K.code { try engine.action(p) } == .invalidParams, "case \(n)")
+            #expect(K.code { try engine.action(p) } == .invalidData, "case \(n)")
         }
+        // params without value: METHOD_NOT_IMPLEMENTED, as the shipped controller answers.
+        #expect(K.code { try engine.action(["uuid": .binary(ok), "i": "unit:t/a", "params": [:]]) }
+            == .methodNotImplemented)
+        // Items that are not there (no auto_create): NOT_FOUND.
+        #expect(K.code { try engine.action(K.action(ok, "sensor:t/s")) } == .notFound)
+        #expect(K.code { try engine.action(K.action(ok, "lmacro:t/m")) } == .notFound)
         #expect(K.events(host).isEmpty)
-        // The text form of a uuid is accepted.
-        try engine.action(["uuid": "a5000000-0000-0000-0000-000000000001", "i": "unit:t/a", "params": ["value": 1]])
+        try engine.action(K.action(ok, "unit:t/a"))
         #expect(K.waitEnd(host, ok) == [K.pending, K.running, K.completed])
     }
 

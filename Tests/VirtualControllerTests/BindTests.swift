@@ -18,7 +18,7 @@ import Testing
     @Test func subscribesToExactlyTheBoundTopics() throws {
         let h = try ControllerHarness(config: Self.config)
         #expect(h.host.subscriptions == [
-            "ST/LOC/sensor/plant/t1", "ST/REM/sensor/plant/t1", "ST/LOC/unit/plant/door", "ST/REM/unit/plant/door",
+            "ST/LOC/unit/plant/door", "ST/REM/unit/plant/door", "ST/LOC/sensor/plant/t1", "ST/REM/sensor/plant/t1",
         ])
     }
 

@@ -22,8 +22,9 @@ import Testing
         let h = try ControllerHarness(config: Self.shippedExample)
         let oids = try #require(try h.call("list")?.arrayValue).map { $0["oid"] }
         // Configured items and pull targets exist; status 1, value nil.
-        #expect(oids == ["sensor:tests/hum", "sensor:tests/scalar", "sensor:tests/temp", "unit:tests/door",
-                         "unit:tests/u1"])
+        // In the core's order: units, then sensors.
+        #expect(oids == ["unit:tests/door", "unit:tests/u1", "sensor:tests/hum", "sensor:tests/scalar",
+                         "sensor:tests/temp"])
         #expect(try h.get("sensor:tests/scalar") == ["oid": "sensor:tests/scalar", "status": 1, "value": nil])
         // auto_create is on.
         try h.call("set", ["i": "sensor:tests/extra", "value": 1])
@@ -67,8 +68,9 @@ import Testing
         (["pull": ["var": "x"]], "pull"),
         (["pull": ["x"]], "pull[0]"),
         (["pull": [["map": []]]], "pull[0].var"),
-        (["pull": [["var": "a[1]", "map": []]]], "pull[0].var"),
-        (["pull": [["var": "a"]]], "pull[0].map"),
+        (["pull": [["var": "a]", "map": []]]], "pull[0].var"),
+        (["pull": [["var": "a[x]", "map": []]]], "pull[0].var"),
+        (["pull": [["var": "a", "map": 5]]], "pull[0].map"),
         (["pull": [["var": "a", "map": [["idx": 1]]]]], "pull[0].map[0].oid"),
         (["pull": [["var": "a", "map": [["oid": "sensor:"]]]]], "pull[0].map[0].oid"),
         (["pull": [["var": "a", "map": [["oid": "sensor:x", "idx": -1]]]]], "pull[0].map[0].idx"),
@@ -82,9 +84,9 @@ import Testing
         (["action_map": ["u1": ["var": "x"]]], "action_map"),
         (["action_map": ["unit:u1": "x"]], "action_map.unit:u1"),
         (["action_map": ["unit:u1": ["var": 1]]], "action_map.unit:u1.var"),
-        (["action_map": ["unit:u1": ["var": "x["]]], "action_map.unit:u1.var"),
+        (["action_map": ["unit:u1": ["var": "x]"]]], "action_map.unit:u1.var"),
         (["vars": [1]], "vars"),
-        (["vars": ["a[": 1]], "vars"),
+        (["vars": ["[1]": 1]], "vars"),
         (["vars": ["a[0-1]": 1]], "vars.a[0-1]"),
         (["bind": ["x": 1]], "bind.x"),
         (["bind": ["x": "bogus"]], "bind.x"),

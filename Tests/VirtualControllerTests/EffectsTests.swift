@@ -56,7 +56,7 @@ import Testing
         #expect(throws: EAPIError(.notFound)) { try effects.setItem(OID("sensor:s/2")!, status: 1, value: nil) }
         try effects.setVariable(tag: "a[2]", value: 1)
         #expect(core.vars.withLock { $0.values["a"] } == [nil, nil, 1])
-        #expect(throws: EAPIError(.invalidParams)) { try effects.setVariable(tag: "a[", value: 1) }
+        #expect(throws: EAPIError(.invalidData)) { try effects.setVariable(tag: "a[x]", value: 1) }
         #expect(throws: EAPIError(.invalidData)) {
             try effects.setVariable(tag: "x", value: 1)
             try effects.setVariable(tag: "x[0]", value: 1)

@@ -12,10 +12,11 @@ import Testing
         payload.withUnsafeBytes { raw in
             Result { () throws(EAPIError) in
                 let map = try Params.map(raw)
+                try Params.onlyKeys(map, ["i", "status", "value"])
                 let oid = try Params.oid(map, "i")
                 var status: Int16?
                 if let s = map["status"], !s.isNil {
-                    guard let v = s.int64Value, let v16 = Int16(exactly: v) else { throw .invalidParams("status") }
+                    guard let v = s.int64Value, let v16 = Int16(exactly: v) else { throw .invalidData("status") }
                     status = v16
                 }
                 return (oid.description, status, map["value"].map { $0.encoded() })
@@ -43,7 +44,7 @@ import Testing
             Self.map([("i", "sensor:a/b"), ("value", ["x": [1, 2, nil], "y": "text"])]),
             Self.map([("value", nil), ("i", "unit:u1")]),
             Self.map([("i", "lvar:x"), ("status", -1)]),
-            Self.map([("i", "lmacro:m"), ("status", nil), ("extra", [1, 2])]),
+            Self.map([("i", "lmacro:m"), ("status", nil)]),
         ] {
             #expect(payload.withUnsafeBytes { FastSet($0) } != nil, "\(payload)")
             #expect(Self.agree(payload), "\(payload)")
@@ -117,7 +118,8 @@ import Testing
             if payload.withUnsafeBytes({ FastSet($0) }) != nil { fast += 1 }
             #expect(Self.agree(payload), "\(payload)")
         }
-        #expect(fast > 200)
+        // Most random payloads carry a key `set` refuses; enough do not.
+        #expect(fast > 100)
     }
 
     /// `set` through the fast path leaves what the general path would: the
@@ -269,9 +271,9 @@ struct FastPathRNG: RandomNumberGenerator {
             (Self.raw([("value", 7), ("i", "a"), ("i", "b")]), nil),
             (Self.raw([("i", "a"), ("value", "é")]), nil),
             (Self.raw([("i", "é"), ("value", 1)]), nil),
-            (Self.raw([("i", "a[x]"), ("value", 1)]), .invalidParams),
-            (Self.raw([("i", "a")]), .invalidParams),
-            (Self.raw([("i", 5), ("value", 1)]), .invalidParams),
+            (Self.raw([("i", "a[x]"), ("value", 1)]), .invalidData),
+            (Self.raw([("i", "a")]), .invalidData),
+            (Self.raw([("i", 5), ("value", 1)]), .invalidData),
             ([0x82, 0xA1, 0x69, 0xA1, 0x61, 0xA5] + Array("value".utf8) + [0xD0, 0x05], nil),
         ]
         for (payload, code) in cases {
@@ -305,12 +307,12 @@ struct FastPathRNG: RandomNumberGenerator {
             Self.raw([("uuid", uuid), ("i", "unit:é"), ("params", [:])]),
         ]
         for payload in payloads {
-            let fast = payload.withUnsafeBytes { JobRequest(fast: $0, requireParams: true) }
+            let fast = payload.withUnsafeBytes { JobRequest(fast: $0, isAction: true) }
             guard let fast else { continue }  // the general path's to answer
-            let general = try JobRequest(try MsgPackValue(decoding: payload), method: "action", requireParams: true)
+            let general = try JobRequest(try MsgPackValue(decoding: payload), method: "action", isAction: true)
             #expect(fast.uuid == general.uuid && fast.oid == general.oid && fast.timeout == general.timeout
                         && fast.priority == general.priority && fast.params == general.params, "\(payload)")
         }
-        #expect(payloads[0].withUnsafeBytes { JobRequest(fast: $0, requireParams: true) } != nil)
+        #expect(payloads[0].withUnsafeBytes { JobRequest(fast: $0, isAction: true) } != nil)
     }
 }

@@ -17,8 +17,8 @@ import Testing
         let cap = VarStore.maxNestingDepth
         let h = try ControllerHarness(config: ["auto_create": true])
         try h.call("set", ["i": "sensor:n/ok", "value": Self.nested(cap)])
-        #expect(h.code("set", ["i": "sensor:n/deep", "value": Self.nested(cap + 1)]) == .invalidParams)
-        #expect(h.code("set", ["i": "sensor:n/deep", "value": Self.nested(31)]) == .invalidParams)
+        #expect(h.code("set", ["i": "sensor:n/deep", "value": Self.nested(cap + 1)]) == .invalidData)
+        #expect(h.code("set", ["i": "sensor:n/deep", "value": Self.nested(31)]) == .invalidData)
         #expect(h.code("get", ["i": "sensor:n/deep"]) == .notFound)
         // callRaw decodes the reply with libmsgpack
         let list = try #require(try h.call("list")?.arrayValue)

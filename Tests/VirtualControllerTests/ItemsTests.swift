@@ -9,14 +9,15 @@ import Testing
 
     // MARK: list
 
-    @Test func listIsOrderedByOIDWithExactFields() throws {
+    @Test func listIsInCoreOrderWithExactFields() throws {
         let h = try ControllerHarness(config: Self.config)
         let reply = try h.call("list")
+        // The core's order: unit, sensor, lvar, lmacro; then group/id.
         #expect(reply == [
-            ["oid": "lvar:a/b/c", "status": 1, "value": nil],
+            ["oid": "unit:tests/u1", "status": 1, "value": nil],
             ["oid": "sensor:tests/hum", "status": 1, "value": nil],
             ["oid": "sensor:tests/temp", "status": 1, "value": nil],
-            ["oid": "unit:tests/u1", "status": 1, "value": nil],
+            ["oid": "lvar:a/b/c", "status": 1, "value": nil],
         ])
     }
 
@@ -60,24 +61,24 @@ import Testing
     @Test func getBadParams() throws {
         let h = try ControllerHarness(config: Self.config)
         #expect(h.code("get", nil) == .invalidParams)
-        #expect(h.code("get", .nil) == .invalidParams)
-        #expect(h.code("get", [:]) == .invalidParams)
-        #expect(h.code("get", ["x": "sensor:tests/temp"]) == .invalidParams)
-        #expect(h.code("get", ["i": 1]) == .invalidParams)
-        #expect(h.code("get", ["i": nil]) == .invalidParams)
-        #expect(h.code("get", ["sensor:tests/temp"]) == .invalidParams)
-        #expect(h.code("get", "sensor:tests/temp") == .invalidParams)
+        #expect(h.code("get", .nil) == .invalidData)
+        #expect(h.code("get", [:]) == .invalidData)
+        #expect(h.code("get", ["x": "sensor:tests/temp"]) == .invalidData)
+        #expect(h.code("get", ["i": 1]) == .invalidData)
+        #expect(h.code("get", ["i": nil]) == .invalidData)
+        #expect(h.code("get", ["sensor:tests/temp"]) == .invalidData)
+        #expect(h.code("get", "sensor:tests/temp") == .invalidData)
         // OIDs that do not parse.
         for bad in ["", "sensor", "sensor:", "bogus:tests/temp", "sensor:/x", "sensor:a//b", "sensor:a/", "sensor:a#"] {
-            #expect(h.code("get", ["i": .string(bad)]) == .invalidParams, "\(bad)")
+            #expect(h.code("get", ["i": .string(bad)]) == .invalidData, "\(bad)")
         }
         // Valid map followed by junk, a truncated map, a truncated string.
         let valid = (["i": "sensor:tests/temp"] as MsgPackValue).encoded()
-        #expect(h.codeRaw(Array("get".utf8), valid + [0x00]) == .invalidParams)
-        #expect(h.codeRaw(Array("get".utf8), Array(valid.dropLast())) == .invalidParams)
-        #expect(h.codeRaw(Array("get".utf8), [0x81, 0xA1, 0x69, 0xA5, 0x61]) == .invalidParams)
-        #expect(h.codeRaw(Array("get".utf8), [0x82, 0xA1, 0x69]) == .invalidParams)
-        #expect(h.codeRaw(Array("get".utf8), [0xC1]) == .invalidParams)
+        #expect(h.codeRaw(Array("get".utf8), valid + [0x00]) == .invalidData)
+        #expect(h.codeRaw(Array("get".utf8), Array(valid.dropLast())) == .invalidData)
+        #expect(h.codeRaw(Array("get".utf8), [0x81, 0xA1, 0x69, 0xA5, 0x61]) == .invalidData)
+        #expect(h.codeRaw(Array("get".utf8), [0x82, 0xA1, 0x69]) == .invalidData)
+        #expect(h.codeRaw(Array("get".utf8), [0xC1]) == .invalidData)
     }
 
     @Test func getToleratesExtraFieldsAndOtherKeyTypes() throws {
@@ -130,7 +131,7 @@ import Testing
         try h.call("set", ["i": "unit:tests/u1", "status": 32767])
         #expect(try h.get("unit:tests/u1")?["status"] == 32767)
         for bad in [32768, -32769, .uint(UInt64.max), 1.5, "1", true, [1]] as [MsgPackValue] {
-            #expect(h.code("set", ["i": "unit:tests/u1", "status": bad]) == .invalidParams, "\(bad)")
+            #expect(h.code("set", ["i": "unit:tests/u1", "status": bad]) == .invalidData, "\(bad)")
         }
         #expect(try h.get("unit:tests/u1")?["status"] == 32767)
     }
@@ -155,13 +156,13 @@ import Testing
     @Test func setBadParams() throws {
         let h = try ControllerHarness(config: ["auto_create": true])
         #expect(h.code("set", nil) == .invalidParams)
-        #expect(h.code("set", .nil) == .invalidParams)
-        #expect(h.code("set", [:]) == .invalidParams)
-        #expect(h.code("set", ["status": 1]) == .invalidParams)
-        #expect(h.code("set", ["i": 5]) == .invalidParams)
-        #expect(h.code("set", ["i": "nokind", "value": 1]) == .invalidParams)
-        #expect(h.code("set", ["i": "thing:x/y", "value": 1]) == .invalidParams)
-        #expect(h.code("set", [1, 2, 3]) == .invalidParams)
+        #expect(h.code("set", .nil) == .invalidData)
+        #expect(h.code("set", [:]) == .invalidData)
+        #expect(h.code("set", ["status": 1]) == .invalidData)
+        #expect(h.code("set", ["i": 5]) == .invalidData)
+        #expect(h.code("set", ["i": "nokind", "value": 1]) == .invalidData)
+        #expect(h.code("set", ["i": "thing:x/y", "value": 1]) == .invalidData)
+        #expect(h.code("set", [1, 2, 3]) == .invalidData)
         #expect(try h.call("list") == [])
     }
 

@@ -30,13 +30,13 @@ import Testing
         let bytes = Array("regs[2-5]".utf8)
         let tag = try bytes.withUnsafeBytes { raw in Result { () throws(EAPIError) in try PLCTag(parsing: raw) } }.get()
         #expect(tag == PLCTag(name: "regs", selector: .range(lower: 2, upper: 5)))
-        let bad = Array("regs[".utf8).withUnsafeBytes { raw in Result { () throws(EAPIError) in try PLCTag(parsing: raw) } }
-        #expect(throws: EAPIError(.invalidParams)) { try bad.get() }
+        let bad = Array("regs[x]".utf8).withUnsafeBytes { raw in Result { () throws(EAPIError) in try PLCTag(parsing: raw) } }
+        #expect(throws: EAPIError(.invalidData)) { try bad.get() }
     }
 
     static let malformed = [
-        "", "[1]", "a[", "a]", "a[]", "a[-]", "a[x]", "a[1-x]", "a[3-1]", "a[-1-2]", "a[1]b", "a[[1]]",
-        "a[1]]", "a]b", "a[1000001]", "a[99999999999999999999999]", "a[+1]", "a[ 1]", "a[1 ]", "a[1.5]",
+        "", "[1]", "a]", "a[]", "a[-]", "a[x]", "a[1-x]", "a[3-1]", "a[-1-2]", "a[[1]]",
+        "a[1]]", "a[1000001]", "a[99999999999999999999999]", "a[+1]", "a[ 1]", "a[1 ]", "a[1.5]",
         "a[--1]", "a[1--]", "a[0x1]",
     ]
 
@@ -45,12 +45,25 @@ import Testing
         #expect(PLCTag.parse(text) == nil)
     }
 
+    /// As the shipped tag map reads them: a tag that does not end with `]`
+    /// is a plain name, brackets and all.
+    @Test(arguments: ["bad[x", "a[", "a[1]b", "a]b", "[", "x[1", "]x"])
+    func tagNotEndingWithBracketIsAPlainName(text: String) throws {
+        #expect(PLCTag.parse(text) == PLCTag(name: text, selector: .whole))
+        let h = try ControllerHarness()
+        try h.call("var.set", ["i": .string(text), "value": 7])
+        #expect(try h.varGet(text) == 7)
+        #expect(try h.call("var.list") == [["id": .string(text)]])
+        try h.call("var.destroy", ["i": .string(text)])
+        #expect(h.code("var.get", ["i": .string(text)]) == .notFound)
+    }
+
     @Test(arguments: malformed)
-    func malformedTagsAreInvalidParamsForEveryVariableMethod(text: String) throws {
+    func malformedTagsAreInvalidDataForEveryVariableMethod(text: String) throws {
         let h = try ControllerHarness(config: ["vars": ["a": [1, 2, 3]]])
-        #expect(h.code("var.get", ["i": .string(text)]) == .invalidParams)
-        #expect(h.code("var.set", ["i": .string(text), "value": 1]) == .invalidParams)
-        #expect(h.code("var.destroy", ["i": .string(text)]) == .invalidParams)
+        #expect(h.code("var.get", ["i": .string(text)]) == .invalidData)
+        #expect(h.code("var.set", ["i": .string(text), "value": 1]) == .invalidData)
+        #expect(h.code("var.destroy", ["i": .string(text)]) == .invalidData)
         // In a bulk set a bad tag fails alone.
         let reply = try h.call("var.set_bulk", ["i": [.string(text), "ok"], "values": [1, 2]])
         #expect(reply == ["failed": [.string(text)]])

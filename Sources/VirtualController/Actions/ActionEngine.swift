@@ -25,30 +25,38 @@ public final class ActionEngine: Sendable {
     /// Unit OIDs named under `units` (the controller creates them as items).
     public var configuredUnits: [OID] { core.configuredUnits }
 
-    /// `action` (payload nil when the call had none): validates, queues,
-    /// returns at once.
+    /// `action` (payload nil when the call had none). A unit with a `units`
+    /// entry queues the action and returns at once; any other item (a unit
+    /// without an entry, a sensor, an lvar) is acted on here, as the
+    /// shipped controller does, before the call returns.
     public func action(_ payload: MsgPackValue?) throws(EAPIError) {
-        let req = try JobRequest(payload, method: "action", requireParams: true)
-        guard req.oid.kind == .unit else { throw .invalidParams("action: \(req.oid) is not a unit") }
-        try core.submitAction(req)
+        try submit(try JobRequest(payload, method: "action", isAction: true))
     }
 
     /// `action` with the payload's bytes (nil: none): the usual payload is
     /// read without decoding it; the rest as `action(_:)`.
     func action(bytes payload: UnsafeRawBufferPointer?) throws(EAPIError) {
-        if let payload, let req = JobRequest(fast: payload, requireParams: true) {
-            guard req.oid.kind == .unit else { throw .invalidParams("action: \(req.oid) is not a unit") }
-            try core.submitAction(req)
+        if let payload, let req = JobRequest(fast: payload, isAction: true) {
+            try submit(req)
             return
         }
         try action(try Params.value(payload))
     }
 
+    private func submit(_ req: JobRequest) throws(EAPIError) {
+        if core.hasSettings(req.oid) {
+            try core.submitAction(req)
+        } else {
+            try core.actImmediately(req)
+        }
+    }
+
     /// `run`
     public func run(_ payload: MsgPackValue?) throws(EAPIError) {
-        let req = try JobRequest(payload, method: "run", requireParams: false)
-        guard req.oid.kind == .lmacro else { throw .invalidParams("run: \(req.oid) is not an lmacro") }
-        guard let macro = core.macros[req.oid.description] else { throw .notFound("lmacro \(req.oid) not found") }
+        let req = try JobRequest(payload, method: "run", isAction: false)
+        guard req.oid.kind == .lmacro, let macro = core.macros[req.oid.description] else {
+            throw .notFound("lmacro \(req.oid) not found")
+        }
         try core.submitRun(req, macro: macro)
     }
 

@@ -92,42 +92,52 @@ struct JobRequest {
 
     static let defaultPriority: UInt8 = 100
 
-    /// Reads `{uuid, i, timeout?, priority?, params?, config?}`; `requireParams`
-    /// for `action`, whose `params` is mandatory.
-    init(_ payload: MsgPackValue?, method: String, requireParams: Bool) throws(EAPIError) {
-        guard let payload, case .map(let m) = payload else { throw .invalidParams("\(method): params must be a map") }
-        guard let rawUUID = m["uuid"] else { throw .invalidParams("\(method): uuid is required") }
-        guard let uuid = ActionUUID(rawUUID) else { throw .invalidParams("\(method): uuid must be 16 bytes") }
-        guard let rawI = m["i"] else { throw .invalidParams("\(method): i is required") }
-        guard let s = rawI.stringValue, let oid = OID(s) else { throw .invalidParams("\(method): i must be an OID") }
+    /// Reads `{uuid, i, timeout?, priority?, params?, config?}` (payload nil:
+    /// the call had none). `action` (`isAction`) needs `params` with a
+    /// `value`. Codes as the shipped controller's: no payload →
+    /// INVALID_PARAMS; a payload that does not decode (not a map, uuid not
+    /// 16 bytes of bin, i missing or not an OID, a field of the wrong type)
+    /// → INVALID_DATA; `params` without `value` → METHOD_NOT_IMPLEMENTED.
+    init(_ payload: MsgPackValue?, method: String, isAction: Bool) throws(EAPIError) {
+        guard let payload else { throw .invalidParams("\(method): params required") }
+        guard case .map(let m) = payload else { throw .invalidData("\(method): params must be a map") }
+        guard let rawUUID = m["uuid"] else { throw .invalidData("\(method): uuid is required") }
+        guard case .binary(let b) = rawUUID, let uuid = ActionUUID(bytes: b) else {
+            throw .invalidData("\(method): uuid must be 16 bytes of bin")
+        }
+        guard let rawI = m["i"] else { throw .invalidData("\(method): i is required") }
+        guard let s = rawI.stringValue, let oid = OID(s) else { throw .invalidData("\(method): i must be an OID") }
         var timeout: UInt64?
         if let t = m["timeout"], !t.isNil {
             switch t {
             case .int(let v) where v >= 0:
-                timeout = v == 0 ? nil : UInt64(v) > UInt64.max / 2_000 ? nil : UInt64(v) * 1_000
+                timeout = Self.nanoseconds(microseconds: v)
             case .uint:
                 timeout = nil
             default:
-                throw .invalidParams("\(method): timeout must be an unsigned integer (microseconds)")
+                throw .invalidData("\(method): timeout must be an unsigned integer (microseconds)")
             }
         }
         var priority = Self.defaultPriority
         if let p = m["priority"], !p.isNil {
             guard let v = p.int64Value, let u8 = UInt8(exactly: v) else {
-                throw .invalidParams("\(method): priority must be an integer 0..255")
+                throw .invalidData("\(method): priority must be an integer 0..255")
             }
             priority = u8
         }
         var params: MsgPackMap?
         switch m["params"] {
         case nil:
-            if requireParams { throw .invalidParams("\(method): params is required") }
+            if isAction { throw .invalidData("\(method): params is required") }
         case .nil?:
-            if requireParams { throw .invalidParams("\(method): params must be a map") }
+            if isAction { throw .invalidData("\(method): params must be a map") }
         case .map(let p)?:
             params = p
         case .some:
-            throw .invalidParams("\(method): params must be a map")
+            throw .invalidData("\(method): params must be a map")
+        }
+        if isAction, params?["value"] == nil {
+            throw EAPIError(.methodNotImplemented, "\(method): params.value is required")
         }
         self.uuid = uuid
         self.oid = oid
@@ -135,51 +145,26 @@ struct JobRequest {
         self.priority = priority
         self.params = params
     }
+
+    /// A timeout in microseconds as nanoseconds; 0 or too large: none.
+    private static func nanoseconds(microseconds v: Int64) -> UInt64? {
+        v == 0 ? nil : UInt64(v) > UInt64.max / 2_000 ? nil : UInt64(v) * 1_000
+    }
+
+    /// The action's value (`params.value`; nil for a run).
+    var value: MsgPackValue { params?["value"] ?? .nil }
 }
 
 extension JobRequest {
-    private static let keys: [ShortKey] = [ShortKey("uuid"), ShortKey("i"), ShortKey("timeout"),
-                                            ShortKey("priority"), ShortKey("params")]
+    private static let keys = FieldKeys("uuid", "i", "timeout", "priority", "params")
 
-    /// Reads the usual payload straight from its bytes: a map with fixstr
-    /// keys, `uuid` a 16-byte bin, `i` an ASCII OID, `timeout` and
-    /// `priority` absent, nil or in range, `params` a map (or absent when
-    /// not required). Anything else (valid or not) gives nil, for the
-    /// general path, which reads every payload this one reads the same way.
-    init?(fast payload: UnsafeRawBufferPointer, requireParams: Bool) {
-        let end = payload.count
-        guard end > 0 else { return nil }
-        var p: Int
-        let count: Int
-        switch payload[0] {
-        case 0x80...0x8F:
-            count = Int(payload[0] & 0x0F)
-            p = 1
-        case 0xDE:
-            guard let n = MsgPackScanner.bigEndian(payload, 1, 2) else { return nil }
-            count = Int(n)
-            p = 3
-        default:
-            return nil
-        }
-        var found: [UnsafeRawBufferPointer?] = [nil, nil, nil, nil, nil]
-        for _ in 0..<count {
-            guard p < end else { return nil }
-            let k = payload[p]
-            guard k >= 0xA0, k <= 0xBF else { return nil }
-            let keyCount = Int(k & 0x1F)
-            guard end - p - 1 >= keyCount else { return nil }
-            var name: UInt64 = 0
-            if keyCount <= 8 { for i in 0..<keyCount { name = name << 8 | UInt64(payload[p + 1 + i]) } }
-            p += 1 + keyCount
-            guard let valueEnd = MsgPackScanner.valueEnd(payload, from: p, maxDepth: 7) else { return nil }
-            for (n, key) in Self.keys.enumerated() where found[n] == nil && key.count == keyCount && key.word == name {
-                found[n] = UnsafeRawBufferPointer(rebasing: payload[p..<valueEnd])
-                break
-            }
-            p = valueEnd
-        }
-        guard p == end else { return nil }
+    /// Reads the usual payload straight from its bytes (see `MapFields`):
+    /// `uuid` a 16-byte bin, `i` an ASCII OID, `timeout` and `priority`
+    /// absent, nil or in range, `params` a map (with a `value` for an
+    /// action). Anything else (valid or not) gives nil, for the general
+    /// path, which reads every payload this one reads the same way.
+    init?(fast payload: UnsafeRawBufferPointer, isAction: Bool) {
+        guard let found = MapFields(payload, Self.keys) else { return nil }
         // uuid: bin 8 of 16 bytes
         guard let u = found[0], u.count == 18, u[0] == 0xC4, u[1] == 16 else { return nil }
         var hi: UInt64 = 0
@@ -191,12 +176,12 @@ extension JobRequest {
               let oid = OID(String(decoding: iBytes, as: UTF8.self))
         else { return nil }
         var timeout: UInt64?
-        if let t = found[2], t[0] != 0xC0 {
+        if let t = found[2], !MapFields.isNil(t) {
             guard let v = MapFields.int(t), v >= 0 else { return nil }
-            timeout = v == 0 ? nil : UInt64(v) > UInt64.max / 2_000 ? nil : UInt64(v) * 1_000
+            timeout = Self.nanoseconds(microseconds: v)
         }
         var priority = Self.defaultPriority
-        if let pr = found[3], pr[0] != 0xC0 {
+        if let pr = found[3], !MapFields.isNil(pr) {
             guard let v = MapFields.int(pr), let u8 = UInt8(exactly: v) else { return nil }
             priority = u8
         }
@@ -206,9 +191,8 @@ extension JobRequest {
                   case .map(let m)? = try? MsgPackValue(decodingValid: pm)
             else { return nil }
             params = m
-        } else if requireParams {
-            return nil
         }
+        if isAction, params?["value"] == nil { return nil }
         self.uuid = ActionUUID(hi: hi, lo: lo)
         self.oid = oid
         self.timeout = timeout
@@ -219,16 +203,18 @@ extension JobRequest {
 
 /// `terminate`: `{u}` or `{uuid}`.
 func parseTerminate(_ payload: MsgPackValue?) throws(EAPIError) -> ActionUUID {
-    guard let payload, case .map(let m) = payload else { throw .invalidParams("terminate: params must be a map") }
-    guard let raw = m["u"] ?? m["uuid"] else { throw .invalidParams("terminate: u is required") }
-    guard let uuid = ActionUUID(raw) else { throw .invalidParams("terminate: u must be a 16-byte uuid") }
+    guard let payload else { throw .invalidParams("terminate: params required") }
+    guard case .map(let m) = payload else { throw .invalidData("terminate: params must be a map") }
+    guard let raw = m["u"] ?? m["uuid"] else { throw .invalidData("terminate: u is required") }
+    guard let uuid = ActionUUID(raw) else { throw .invalidData("terminate: u must be a 16-byte uuid") }
     return uuid
 }
 
 /// `kill`: `{i}`.
 func parseKill(_ payload: MsgPackValue?) throws(EAPIError) -> OID {
-    guard let payload, case .map(let m) = payload else { throw .invalidParams("kill: params must be a map") }
-    guard let raw = m["i"] else { throw .invalidParams("kill: i is required") }
-    guard let s = raw.stringValue, let oid = OID(s) else { throw .invalidParams("kill: i must be an OID") }
+    guard let payload else { throw .invalidParams("kill: params required") }
+    guard case .map(let m) = payload else { throw .invalidData("kill: params must be a map") }
+    guard let raw = m["i"] else { throw .invalidData("kill: i is required") }
+    guard let s = raw.stringValue, let oid = OID(s) else { throw .invalidData("kill: i must be an OID") }
     return oid
 }

@@ -69,6 +69,8 @@ final class Job {
     @exclusivity(unchecked) var output: MsgPackValue = .nil
     @exclusivity(unchecked) var wait = MacroWait.busy
     @exclusivity(unchecked) var sleepEnd = UInt64.max
+    /// The run's first step waits until its RUNNING event is out (see `drain`).
+    @exclusivity(unchecked) var firstStepWaits = false
     /// The run an `action` step belongs to.
     @exclusivity(unchecked) var parent: Job?
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import EAPI
 import Synchronization
 import VirtualController
@@ -24,6 +29,10 @@ final class RecordingHost: ServiceHost {
         var busyPublishes = 0
         /// An error every registry call answers with.
         var registryError: EAPIError?
+        /// Microseconds each PENDING event (ACT, status 2) takes to publish:
+        /// widens the window in which something else of the action could
+        /// overtake it.
+        var slowPendingMicroseconds: UInt32 = 0
     }
 
     /// Guarded (a pthread mutex) rather than `Mutex`, so that ThreadSanitizer
@@ -38,6 +47,10 @@ final class RecordingHost: ServiceHost {
 
     func publish(topic: String, payload: UnsafeRawBufferPointer) throws(EAPIError) {
         let value = payload.isEmpty ? nil : try MsgPackValue(decoding: payload)
+        if topic.hasPrefix("ACT/"), value["status"] == 2 {
+            let delay = state.withLock { $0.slowPendingMicroseconds }
+            if delay > 0 { usleep(delay) }
+        }
         let busy = state.withLock { s -> Bool in
             if s.busyPublishes > 0 {
                 s.busyPublishes -= 1

@@ -1,0 +1,84 @@
+import EAPI
+
+/// Unit actions on the unit workers: start, finish, apply.
+extension EngineCore {
+
+    /// Starts a unit's next actions; actions with no `action_time` are done
+    /// here at once, up to a batch, so a long queue does not bounce between
+    /// threads.
+    func runUnit(_ unit: UnitRecord, _ writer: MsgPackWriter) {
+        monitor.lock()
+        unit.scheduled = false
+        var budget = Self.unitBatch
+        while budget > 0, unit.running == nil, let job = unit.waiting.pop() {
+            guard job.phase == .waiting else { continue }
+            budget -= 1
+            var sec = Section()
+            let now = MonotonicClock.now()
+            if now >= job.deadline {
+                end(job, JobEvent(status: .failed, err: "timed out waiting in the unit queue", exitcode: 1),
+                    rescheduleUnit: false, &sec)
+                flush(&sec)
+                monitor.unlock()
+                publish(&sec, writer)
+                monitor.lock()
+                continue
+            }
+            job.phase = .running
+            unit.running = job
+            append(job, JobEvent(status: .running), &sec)
+            let time = unit.settings.actionTime
+            if time == 0 {
+                job.phase = .finishing
+                timers.remove(job)
+                // RUNNING goes out before the action's effects (its RAW state).
+                flush(&sec)
+                monitor.unlock()
+                publish(&sec, writer)
+                complete(job, sec: &sec, rescheduleUnit: false, writer)
+                monitor.lock()
+            } else {
+                job.completeAt = time >= UInt64.max - now ? UInt64.max : now + time
+                setTimer(job, at: min(job.completeAt, job.deadline))
+                flush(&sec)
+                monitor.unlock()
+                publish(&sec, writer)
+                monitor.lock()
+            }
+        }
+        scheduleUnit(unit)
+        monitor.unlock()
+    }
+
+    /// A running action's `action_time` passed.
+    func finishDue(_ job: Job, _ writer: MsgPackWriter) {
+        monitor.lock()
+        guard job.phase == .running else {
+            monitor.unlock()
+            return
+        }
+        job.phase = .finishing
+        timers.remove(job)
+        monitor.unlock()
+        var sec = Section()
+        complete(job, sec: &sec, rescheduleUnit: true, writer)
+    }
+
+    /// Applies a finishing action (lock released) and ends it: the effects
+    /// come first, then COMPLETED; or FAILED for a unit set to fail.
+    func complete(_ job: Job, sec: inout Section, rescheduleUnit: Bool, _ writer: MsgPackWriter) {
+        let unit = job.unit!
+        let settings = unit.settings
+        if !settings.fail {
+            effects.completeUnitAction(unit.oid, status: settings.status, value: job.value)
+        }
+        monitor.lock()
+        let event = settings.fail
+            ? JobEvent(status: .failed, err: "the unit is set to fail", exitcode: 1)
+            : JobEvent(status: .completed, exitcode: 0)
+        end(job, event, rescheduleUnit: rescheduleUnit, &sec)
+        flush(&sec)
+        monitor.unlock()
+        publish(&sec, writer)
+    }
+}
