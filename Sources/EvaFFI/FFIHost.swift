@@ -9,7 +9,32 @@ import Synchronization
 
 /// The launcher as a `ServiceHost`: every operation is an op-function call
 /// with the buffer layout of ABI version 1.
+///
+/// Logging: during `svc_init` the launcher drops log ops, so messages go to
+/// stderr (`[level] message`); from then on they go to the bus
+/// (`LOG/IN/<level>`), filtered by `core.log_level` before crossing the ABI.
+///
+/// Calls that would hang a node: while a lifecycle callback runs on the
+/// launcher's thread, an RPC call from that thread is refused with
+/// NOT_READY and a message saying why (`EAPIError.wouldHangNode`) when
+/// `initial.workers` <= 1: EVA ICS 4.2 runs such a service on one thread,
+/// which cannot serve the bus while it is inside the callback, so the call
+/// would never return. In `svc_init` every RPC call is refused (no bus
+/// yet). A call from ANOTHER thread during a callback is not refused: on a
+/// one-worker node it waits until the callback returns, which is fine
+/// unless the callback waits for that thread (join, semaphore, a lock it
+/// holds): that hangs the node, and the host cannot see it. Start threads
+/// that use the bus in `launch` and never wait for their calls there.
 public final class FFIHost: ServiceHost {
+    /// What the host does with an RPC call that would hang a one-worker node.
+    public enum HangingCallPolicy: UInt8, Sendable {
+        /// Refuse it (the default).
+        case refuse = 0
+        /// Log a warning and make it anyway: only for a service that is
+        /// being moved off such calls and is tested with more workers.
+        case warn = 1
+    }
+
     enum Phase: UInt8 {
         /// `svc_init` runs: the bus is not connected, logs go to stderr.
         case starting = 0
@@ -22,6 +47,12 @@ public final class FFIHost: ServiceHost {
     let ops: OpFunctionSlot
     private let phase = Atomic<UInt8>(Phase.starting.rawValue)
     private let logLevel = Atomic<UInt8>(LogLevel.info.rawValue)
+    private let workers = Atomic<UInt32>(1)
+    private let hangingCalls = Atomic<UInt8>(HangingCallPolicy.refuse.rawValue)
+    /// The lifecycle callback in progress (index + 1; 0 = none) and the
+    /// thread it runs on.
+    private let callback = Atomic<UInt8>(0)
+    private let callbackThread = Atomic<UInt>(0)
 
     /// The per-thread contexts' key (read once, not per op).
     private let contextKey: pthread_key_t
@@ -33,6 +64,42 @@ public final class FFIHost: ServiceHost {
 
     func setPhase(_ p: Phase) { phase.store(p.rawValue, ordering: .releasing) }
     public func setLogLevel(_ level: LogLevel) { logLevel.store(level.rawValue, ordering: .relaxed) }
+    /// `initial.workers` (the runtime sets it before the service's init).
+    public func setWorkers(_ n: UInt32) { workers.store(n, ordering: .relaxed) }
+    /// Set it in the service's init to change what happens to a hanging call.
+    public var hangingCallPolicy: HangingCallPolicy {
+        get { HangingCallPolicy(rawValue: hangingCalls.load(ordering: .relaxed)) ?? .refuse }
+        set { hangingCalls.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    /// Runs a lifecycle callback, marking the calling thread as inside it.
+    func inCallback<R, E: Error>(_ which: LifecycleCallback, _ body: () throws(E) -> R) throws(E) -> R {
+        let index = UInt8(LifecycleCallback.allCases.firstIndex(of: which)! + 1)
+        callbackThread.store(UInt(pthread_self()), ordering: .releasing)
+        callback.store(index, ordering: .releasing)
+        defer {
+            callback.store(0, ordering: .releasing)
+            callbackThread.store(0, ordering: .releasing)
+        }
+        return try body()
+    }
+
+    public var lifecycleCallback: LifecycleCallback? {
+        let index = callback.load(ordering: .acquiring)
+        guard index != 0, callbackThread.load(ordering: .acquiring) == UInt(pthread_self()) else { return nil }
+        return LifecycleCallback.allCases[Int(index) - 1]
+    }
+
+    /// Refuses (or warns about) an RPC call that would never return.
+    private func checkHangingCall(_ target: String, _ method: String) throws(EAPIError) {
+        guard let which = lifecycleCallback else { return }
+        let what = "RPC call \(target) \(method)"
+        if which == .initialize { throw .wouldHangNode(what, in: which) }
+        guard workers.load(ordering: .relaxed) <= 1 else { return }
+        let error = EAPIError.wouldHangNode(what, in: which)
+        if hangingCallPolicy == .refuse { throw error }
+        log(.warn, error.message)
+    }
 
     private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .closed }
 
@@ -130,6 +197,7 @@ public final class FFIHost: ServiceHost {
     public func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
         try Self.checkName(target, "target")
         try Self.checkName(method, "method")
+        try checkHangingCall(target, method)
         let size = opWithScratch(FFIOp.rpcCall) { b in
             Self.appendUTF8(target, b)
             b.packRaw(Self.nul)

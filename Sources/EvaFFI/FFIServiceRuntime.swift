@@ -75,7 +75,10 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
         do throws(EAPIError) {
             let initial = try InitialPayload(decoding: UnsafeRawBufferPointer(start: data, count: buffer.pointee.len))
             host.setLogLevel(initial.core.logLevel)
-            let service = try Service(initial: initial, host: host)
+            host.setWorkers(initial.workers)
+            let service = try host.inCallback(.initialize) { () throws(EAPIError) in
+                try Service(initial: initial, host: host)
+            }
             let raw = Unmanaged.passRetained(service).toOpaque()
             guard serviceSlot.compareExchange(expected: 0, desired: UInt(bitPattern: raw),
                                               ordering: .acquiringAndReleasing).exchanged
@@ -102,7 +105,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     public func prepare() -> Int16 {
         guard let service else { return EAPIErrorCode.notReady.rawValue }
         do throws(EAPIError) {
-            try service.prepare()
+            try host.inCallback(.prepare) { () throws(EAPIError) in try service.prepare() }
             return Int16(EVA_OK)
         } catch {
             host.log(.error, "prepare failed: \(error)")
@@ -114,7 +117,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     public func launch() -> Int16 {
         guard let service else { return EAPIErrorCode.notReady.rawValue }
         do throws(EAPIError) {
-            try service.launch()
+            try host.inCallback(.launch) { () throws(EAPIError) in try service.launch() }
             return Int16(EVA_OK)
         } catch {
             host.log(.error, "launch failed: \(error)")
@@ -125,7 +128,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     /// `svc_terminate`: after it returns the host makes no op calls at all,
     /// even from a thread the service failed to join.
     public func terminate() -> Int16 {
-        service?.terminate()
+        if let service { host.inCallback(.terminate) { service.terminate() } }
         host.setPhase(.closed)
         return Int16(EVA_OK)
     }
@@ -142,9 +145,10 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
                 : UnsafeRawBufferPointer(start: nil, count: 0)
             let payload = e.payload_size > 0 && e.payload != nil
                 ? UnsafeRawBufferPointer(start: e.payload, count: e.payload_size) : nil
+            let call = RPCCall(method: method, payload: payload, sender: Self.cString(e.primary_sender))
             return withService(orElse: Int32(EAPIErrorCode.notReady.rawValue)) { service in
                 do throws(EAPIError) {
-                    try service.handleCall(method: method, payload: payload, reply: reply)
+                    try service.handleCall(call, reply: reply)
                     return pendingResultSize(reply)
                 } catch {
                     reply.reset()
@@ -158,10 +162,17 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     public func handleFrame(_ frame: UnsafeMutablePointer<EvaFFIFrame>?) {
         guard let frame else { return }
         let f = frame.pointee
-        let topic = f.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }
-            ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let payload = f.payload_size > 0 && f.payload != nil
             ? UnsafeRawBufferPointer(start: f.payload, count: f.payload_size) : UnsafeRawBufferPointer(start: nil, count: 0)
-        withService(orElse: ()) { $0.handleFrame(topic: topic, payload: payload) }
+        let busFrame = BusFrame(kind: FrameKind(rawValue: f.kind), sender: Self.cString(f.primary_sender),
+                                topic: Self.cString(f.topic), payload: payload)
+        withService(orElse: ()) { $0.handleFrame(busFrame) }
+    }
+
+    /// A NUL-terminated string of the launcher's, as bytes (empty for null).
+    @inline(__always)
+    static func cString(_ p: UnsafeMutablePointer<CChar>?) -> UnsafeRawBufferPointer {
+        guard let p else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p, count: strlen(p))
     }
 }

@@ -66,9 +66,9 @@ final class EchoService: FFIService {
     func prepare() throws(EAPIError) {}
     func launch() throws(EAPIError) {}
     func terminate() {}
-    func handleCall(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?,
-                    reply: MsgPackWriter) throws(EAPIError) {
-        switch String(decoding: method, as: UTF8.self) {
+    func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {
+        let payload = call.payload
+        switch call.methodName {
         case "echo": if let payload { reply.packRaw(payload) }
         case "size":
             let n = try payload.map { (p: UnsafeRawBufferPointer) throws(EAPIError) in try MsgPackValue(decoding: p) }?.int64Value ?? 0
@@ -77,7 +77,6 @@ final class EchoService: FFIService {
         default: throw .methodNotFound()
         }
     }
-    func handleFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {}
 }
 
 func initialPayload(config: MsgPackValue = .map(MsgPackMap())) -> [UInt8] {
