@@ -20,11 +20,17 @@ public protocol FFIService: AnyObject, Sendable {
     /// no host calls after it returns.
     func terminate()
     /// One RPC call (`test`, `info` and `stop` never arrive: the launcher
-    /// answers them). Write the reply into `reply` (left empty: no payload);
+    /// answers them, and so does the runtime for `test` and `info`). Write the reply into `reply` (left empty: no payload);
     /// a thrown error's code is the answer (its message only reaches logs).
     func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError)
-    /// One bus frame, on any thread, in no particular order.
+    /// One bus frame, on any thread, in no particular order. Frames are
+    /// delivered from the start (a topic subscribed in `prepare` may bring
+    /// some before it returns).
     func handleFrame(_ frame: BusFrame)
+    /// False (the default): until `prepare` has returned OK the runtime
+    /// answers every call NOT_READY for the service, as a node expects.
+    /// True: calls reach `handleCall` at once (the service gates them).
+    static var handlesCallsBeforeReady: Bool { get }
 }
 
 extension FFIService {
@@ -32,4 +38,5 @@ extension FFIService {
     public func launch() throws(EAPIError) {}
     public func terminate() {}
     public func handleFrame(_ frame: BusFrame) {}
+    public static var handlesCallsBeforeReady: Bool { false }
 }

@@ -15,6 +15,8 @@ final class ControllerService: FFIService {
         controller = try VirtualController(initial: initial, host: host)
     }
 
+    /// The controller answers NOT_READY itself until prepared.
+    static var handlesCallsBeforeReady: Bool { true }
     var info: ServiceInfo { VirtualController.info }
     func prepare() throws(EAPIError) { try controller.prepare() }
     func launch() throws(EAPIError) { try controller.launch() }
@@ -28,3 +30,6 @@ final class ControllerService: FFIService {
         controller.handleFrame(topic: frame.topicBytes, payload: frame.payload)
     }
 }
+
+/// The service FFIExports.swift (a verbatim copy of mk/FFIExports.swift) exports.
+typealias ExportedService = ControllerService

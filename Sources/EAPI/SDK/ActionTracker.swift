@@ -31,7 +31,7 @@ public struct BusyRetry: Sendable {
                 guard error.code == .busy || error.code == .busBusy else { throw error }
                 let left = deadline - monotonicSeconds()
                 if left <= 0 || stop?.isRaised == true { throw error }
-                sleepSeconds(min(pause, left))
+                if let stop { _ = stop.sleep(min(pause, left)) } else { sleepSeconds(min(pause, left)) }
                 pause = min(pause * 2, maxPause)
             }
         }

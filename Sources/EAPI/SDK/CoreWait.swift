@@ -3,16 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
-
-/// A flag a service raises when it stops, so that loops that wait or retry
-/// (BUSY retries, `waitForCore`) give up instead of holding `svc_terminate`.
-public final class StopFlag: Sendable {
-    private let raised = Atomic<Bool>(false)
-    public init() {}
-    public func raise() { raised.store(true, ordering: .releasing) }
-    public var isRaised: Bool { raised.load(ordering: .acquiring) }
-}
 
 extension ServiceHost {
     /// Whether the node's core is active (`eva.core` `test` → `{active}`).
@@ -44,7 +34,11 @@ extension ServiceHost {
             if stop?.isRaised == true { throw EAPIError(.aborted, "waitForCore: the service is stopping") }
             let left = deadline - monotonicSeconds()
             if left <= 0 { throw EAPIError(.timeout, "the core did not become active within \(timeout) s") }
-            sleepSeconds(min(pollInterval, left))
+            if let stop {
+                if !stop.sleep(min(pollInterval, left)) { throw EAPIError(.aborted, "waitForCore: the service is stopping") }
+            } else {
+                sleepSeconds(min(pollInterval, left))
+            }
         }
     }
 }

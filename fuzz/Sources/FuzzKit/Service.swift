@@ -14,6 +14,7 @@ public final class FuzzControllerService: FFIService {
         controller = try VirtualController(initial: initial, host: host)
     }
 
+    public static var handlesCallsBeforeReady: Bool { true }  // as ControllerService
     public var info: ServiceInfo { VirtualController.info }
     public func prepare() throws(EAPIError) { try controller.prepare() }
     public func launch() throws(EAPIError) { try controller.launch() }
