@@ -84,6 +84,12 @@ public final class FFIHost: ServiceHost {
         return try body()
     }
 
+    /// Runs `body` as if inside `callback` on this thread: for tests of code
+    /// that must behave inside lifecycle callbacks.
+    public func inCallbackForTests<R>(_ callback: LifecycleCallback, _ body: () -> R) -> R {
+        inCallback(callback, body)
+    }
+
     public var lifecycleCallback: LifecycleCallback? {
         let index = callback.load(ordering: .acquiring)
         guard index != 0, callbackThread.load(ordering: .acquiring) == UInt(pthread_self()) else { return nil }
