@@ -102,9 +102,8 @@ public final class FFIHost: ServiceHost {
         let what = "RPC call \(target) \(method)"
         if which == .initialize { throw .wouldHangNode(what, in: which) }
         guard workers.load(ordering: .relaxed) <= 1 else { return }
-        let error = EAPIError.wouldHangNode(what, in: which)
-        if hangingCallPolicy == .refuse { throw error }
-        log(.warn, error.message)
+        if hangingCallPolicy == .refuse { throw .wouldHangNode(what, in: which) }
+        log(.warn, "\(what) made on the launcher's thread inside \(which.rawValue) would hang an EVA ICS 4.2 node running this service with workers: 1; made anyway (hangingCallPolicy .warn)")
     }
 
     private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .closed }
