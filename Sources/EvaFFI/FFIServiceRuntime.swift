@@ -100,7 +100,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
 
     /// Errors of `svc_init` cannot be logged on the bus: stderr, then the code.
     private func report(_ error: EAPIError) -> Int32 {
-        writeStandardError("svc_init: \(error)\n")
+        writeStandardError("svc_init: \(error.name)\(error.message.isEmpty ? "" : ": \(error.message)")\n")
         return Int32(error.rawCode)
     }
 

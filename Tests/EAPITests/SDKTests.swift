@@ -200,6 +200,10 @@ struct SampleConfig: Decodable {
         #expect(try message(.map(m), .refuse) == "config.units[0].speed is not a known key")
         #expect(try message(.map(m)) == "decoded")
         #expect(try message(5) == "config must be a map")
+        m = ok; m["items"] = [5]
+        #expect(try message(.map(m)) == "config.items[0] must be an OID (kind:group/id)")
+        // the launcher's spelling of eapi_version is read too
+        #expect(try InitialPayload(.map(["id": "t", "core": ["eapi_verion": 3]])).core.eapiVersion == 3)
     }
 }
 

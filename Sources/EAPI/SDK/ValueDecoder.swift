@@ -264,8 +264,7 @@ extension MsgPackValue: Decodable {
 /// An OID field: a string `kind:group/id`.
 extension OID: Decodable {
     public init(from decoder: any Decoder) throws {
-        let s = try decoder.singleValueContainer().decode(String.self)
-        guard let oid = OID(s) else {
+        guard let s = try? decoder.singleValueContainer().decode(String.self), let oid = OID(s) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "must be an OID (kind:group/id)"))
         }
         self = oid
