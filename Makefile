@@ -1,5 +1,6 @@
 # EVA ICS v4 virtual controller as an FFI library, and the ABI harness.
-#   make          release build: build/libeva-virtual-controller.so, build/abi-harness
+#   make          release build: build/libeva-virtual-controller.so, build/abi-harness,
+#                 build/libhello-service.so (the SDK example; `make examples`)
 #   make run      build, then a demo on examples/virtual.yml
 #   make test     every test; ends with one line "N passed, M failed"
 #   make install EVA_DIR=/opt/eva4
