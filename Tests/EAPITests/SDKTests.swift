@@ -76,7 +76,7 @@ func actionPayload(uuid: MsgPackValue = .binary(uuid16), i: String = "unit:tests
         #expect(host.frames.count == 2)
     }
 
-    @Test func racingEndsGiveExactlyOneTerminalEvent() throws {
+    @Test func concurrentEndsGiveExactlyOneTerminalEvent() throws {
         for _ in 0..<50 {
             let host = SDKHost()
             let action = ActionTracker(uuid: uuid16, oid: OID("unit:a")!, host: host)
