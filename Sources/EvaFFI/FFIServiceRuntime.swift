@@ -149,7 +149,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
                 : UnsafeRawBufferPointer(start: nil, count: 0)
             let payload = e.payload_size > 0 && e.payload != nil
                 ? UnsafeRawBufferPointer(start: e.payload, count: e.payload_size) : nil
-            let call = RPCCall(method: method, payload: payload, sender: Self.cString(e.primary_sender))
+            let call = RPCCall(method: method, payload: payload, senderCString: e.primary_sender)
             return withService(orElse: Int32(EAPIErrorCode.notReady.rawValue)) { service in
                 // `test` and `info` as the launcher answers them (it never
                 // passes them on; a harness calling the library directly may).
@@ -181,7 +181,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
         let f = frame.pointee
         let payload = f.payload_size > 0 && f.payload != nil
             ? UnsafeRawBufferPointer(start: f.payload, count: f.payload_size) : UnsafeRawBufferPointer(start: nil, count: 0)
-        let busFrame = BusFrame(kind: FrameKind(rawValue: f.kind), sender: Self.cString(f.primary_sender),
+        let busFrame = BusFrame(kind: FrameKind(rawValue: f.kind), senderCString: f.primary_sender,
                                 topic: Self.cString(f.topic), payload: payload)
         withService(orElse: ()) { $0.handleFrame(busFrame) }
     }

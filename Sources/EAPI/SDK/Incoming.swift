@@ -33,14 +33,27 @@ public struct RPCCall {
     public let method: UnsafeRawBufferPointer
     /// The params, nil when the call has none.
     public let payload: UnsafeRawBufferPointer?
-    /// The caller's bus client name (the primary sender), UTF-8.
-    public let senderBytes: UnsafeRawBufferPointer
+    private let senderRaw: UnsafeRawBufferPointer?
+    private let senderC: UnsafePointer<CChar>?
 
     public init(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?, sender: UnsafeRawBufferPointer) {
         self.method = method
         self.payload = payload
-        self.senderBytes = sender
+        self.senderRaw = sender
+        self.senderC = nil
     }
+
+    /// With the sender as the launcher passes it, NUL-terminated (measured
+    /// only when asked for: the hot path never pays for it).
+    public init(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?, senderCString: UnsafePointer<CChar>?) {
+        self.method = method
+        self.payload = payload
+        self.senderRaw = nil
+        self.senderC = senderCString
+    }
+
+    /// The caller's bus client name (the primary sender), UTF-8.
+    public var senderBytes: UnsafeRawBufferPointer { senderRaw ?? cStringBytes(senderC) }
 
     /// The caller, e.g. `eva.core` or `eva.svc.myclient`.
     public var sender: String { String(decoding: senderBytes, as: UTF8.self) }
@@ -70,8 +83,10 @@ public struct RPCCall {
 /// the handler runs.
 public struct BusFrame {
     public let kind: FrameKind
+    private let senderRaw: UnsafeRawBufferPointer?
+    private let senderC: UnsafePointer<CChar>?
     /// The sender's bus client name, UTF-8.
-    public let senderBytes: UnsafeRawBufferPointer
+    public var senderBytes: UnsafeRawBufferPointer { senderRaw ?? cStringBytes(senderC) }
     /// The topic (empty for a frame that is not a publication), UTF-8.
     public let topicBytes: UnsafeRawBufferPointer
     /// May be empty.
@@ -80,7 +95,19 @@ public struct BusFrame {
     public init(kind: FrameKind, sender: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
                 payload: UnsafeRawBufferPointer) {
         self.kind = kind
-        self.senderBytes = sender
+        self.senderRaw = sender
+        self.senderC = nil
+        self.topicBytes = topic
+        self.payload = payload
+    }
+
+    /// With the sender as the launcher passes it, NUL-terminated (measured
+    /// only when asked for).
+    public init(kind: FrameKind, senderCString: UnsafePointer<CChar>?, topic: UnsafeRawBufferPointer,
+                payload: UnsafeRawBufferPointer) {
+        self.kind = kind
+        self.senderRaw = nil
+        self.senderC = senderCString
         self.topicBytes = topic
         self.payload = payload
     }
@@ -92,4 +119,11 @@ public struct BusFrame {
     public func value() throws(EAPIError) -> MsgPackValue? {
         payload.count > 0 ? try MsgPackValue(decoding: payload) : nil
     }
+}
+
+/// A NUL-terminated string as bytes (empty for null).
+@inline(__always)
+func cStringBytes(_ p: UnsafePointer<CChar>?) -> UnsafeRawBufferPointer {
+    guard let p else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+    return UnsafeRawBufferPointer(start: p, count: strlen(p))
 }
