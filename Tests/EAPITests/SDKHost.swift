@@ -10,6 +10,8 @@ final class SDKHost: ServiceHost {
         var busyPublishes = 0
         var alwaysBusy = false
         var coreAnswers: [Bool] = []
+        /// `eva.core test` calls that fail (BUS_TIMEOUT) before answers come.
+        var coreFailures = 0
         var calls = 0
         var callback: LifecycleCallback?
     }
@@ -36,10 +38,15 @@ final class SDKHost: ServiceHost {
 
     func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
         guard target == "eva.core", method == "test" else { throw EAPIError(.busClientNotRegistered) }
-        let active = state.withLock { s -> Bool in
+        let active = state.withLock { s -> Bool? in
             s.calls += 1
+            if s.coreFailures > 0 {
+                s.coreFailures -= 1
+                return nil
+            }
             return s.coreAnswers.isEmpty ? false : s.coreAnswers.removeFirst()
         }
+        guard let active else { throw EAPIError(.busTimeout) }
         return MsgPackValue.map(["active": .bool(active), "build": 1]).encoded()
     }
 

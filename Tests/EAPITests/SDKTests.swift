@@ -225,7 +225,14 @@ struct SampleConfig: Decodable {
         let host = SDKHost()
         host.state.withLock { $0.coreAnswers = [false, false, true] }
         #expect(try host.coreActive() == false)
-        try host.waitForCore(timeout: 5, pollInterval: 0.001)
+        #expect(try host.waitForCore(timeout: 5, pollInterval: 0.001) == true)  // inactive at first
+        #expect(host.state.withLock { $0.calls } == 3)
+        host.state.withLock { $0.coreAnswers = [true] }
+        #expect(try host.waitForCore(timeout: 5) == false)
+        // a poll that fails counts as inactive, as in eva4-sdk
+        host.state.withLock { $0.coreFailures = 2; $0.coreAnswers = [true]; $0.calls = 0 }
+        #expect(throws: EAPIError(.busTimeout)) { try host.coreActive() }
+        #expect(try host.waitForCore(timeout: 5, pollInterval: 0.001) == true)
         #expect(host.state.withLock { $0.calls } == 3)
         #expect(throws: EAPIError(.timeout)) { try host.waitForCore(timeout: 0.02, pollInterval: 0.005) }
         let stop = StopFlag()

@@ -17,7 +17,10 @@ extension ServiceHost {
     }
 
     /// Polls `coreActive()` every `pollInterval` seconds until the core is
-    /// active. TIMEOUT after `timeout` seconds, ABORTED when `stop` is raised.
+    /// active. TIMEOUT after `timeout` seconds, ABORTED when `stop` is raised;
+    /// a failed poll (the core not reachable yet) counts as inactive. Returns
+    /// true when the core was inactive at first: raw states published before
+    /// were dropped by it, publish them again.
     ///
     /// Call it from a thread of your own (one started in `launch`): inside
     /// a lifecycle callback it is refused. In `svc_prepare` it could never
@@ -26,11 +29,14 @@ extension ServiceHost {
     /// worker. From another thread while a callback runs on a one-worker
     /// node, each poll waits until the callback returns: never make the
     /// callback wait for that thread.
-    public func waitForCore(timeout: Double, pollInterval: Double = 0.1, stop: StopFlag? = nil) throws(EAPIError) {
+    @discardableResult
+    public func waitForCore(timeout: Double, pollInterval: Double = 0.1, stop: StopFlag? = nil) throws(EAPIError) -> Bool {
         if let callback = lifecycleCallback { throw .wouldHangNode("waitForCore()", in: callback) }
         let deadline = monotonicSeconds() + timeout
+        var wasInactive = false
         while true {
-            if try coreActive() { return }
+            if (try? coreActive()) == true { return wasInactive }
+            wasInactive = true
             if stop?.isRaised == true { throw EAPIError(.aborted, "waitForCore: the service is stopping") }
             let left = deadline - monotonicSeconds()
             if left <= 0 { throw EAPIError(.timeout, "the core did not become active within \(timeout) s") }
