@@ -262,7 +262,7 @@ struct SampleConfig: Decodable {
         let stop = StopFlag()
         let threads = ServiceThreads()
         let slept = Atomic<Int>(-1)
-        try threads.spawn { slept.store(stop.sleep(60) ? 1 : 0, ordering: .relaxed) }
+        try threads.spawn { slept.store(stop.sleep(1e300) ? 1 : 0, ordering: .relaxed) }
         #expect(threads.count == 1)
         #expect(!threads.joinAll(timeout: 0.05))
         stop.raise()

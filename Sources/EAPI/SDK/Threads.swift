@@ -39,7 +39,8 @@ final class PthreadMonitor: @unchecked Sendable {
         while !done() {
             let now = monotonicSeconds()
             if now >= deadline { return }
-            if deadline.isInfinite {
+            // past ~30 years is forever (and keeps the nanoseconds in range)
+            if deadline.isInfinite || deadline - now > 1e9 {
                 pthread_cond_wait(cond, mutex)
             } else {
                 var ts = timespec()
