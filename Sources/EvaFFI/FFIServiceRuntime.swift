@@ -79,6 +79,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
             let initial = try InitialPayload(decoding: UnsafeRawBufferPointer(start: data, count: buffer.pointee.len))
             host.setLogLevel(initial.core.logLevel)
             host.setWorkers(initial.workers)
+            host.setTimeouts(initial.timeout)
             let service = try host.inCallback(.initialize) { () throws(EAPIError) in
                 try Service(initial: initial, host: host)
             }

@@ -79,9 +79,9 @@ final class EchoService: FFIService {
     }
 }
 
-func initialPayload(config: MsgPackValue = .map(MsgPackMap()), workers: Int64 = 1) -> [UInt8] {
+func initialPayload(config: MsgPackValue = .map(MsgPackMap()), workers: Int64 = 1, startup: Double = 5) -> [UInt8] {
     MsgPackValue.map(["version": 4, "id": "test.svc", "config": config, "core": ["log_level": 0],
-                      "workers": .int(workers)]).encoded()
+                      "workers": .int(workers), "timeout": ["startup": .double(startup), "default": 5]]).encoded()
 }
 
 /// Calls `svc_init` on a runtime and returns its result code; then, unless

@@ -6,6 +6,8 @@ import Testing
 
 /// What ProbeService saw, one line per event.
 let probeLog = Mutex<[String]>([])
+/// Threads ProbeService starts and does not wait for (`spawn`).
+let probeThreads = Mutex<ServiceThreads>(ServiceThreads())
 
 /// A service that makes the bus calls its config asks for inside each
 /// lifecycle callback: `rpc` (an RPC call from the callback's thread),
@@ -42,6 +44,16 @@ final class ProbeService: FFIService {
                 }
                 threads.joinAll()
                 outcome = result.withLock { $0 }
+            case "spawn":
+                // a call from a thread the callback does not wait for; the
+                // callback returns 50 ms later
+                let threads = probeThreads.withLock { $0 }
+                try? threads.spawn { [host] in
+                    let outcome = Self.outcome { () throws(EAPIError) in _ = try host.call(target: "eva.core", method: "test", params: nil as MsgPackValue?) }
+                    probeLog.withLock { $0.append("\(callback.rawValue) spawned call: \(outcome)") }
+                }
+                _ = StopFlag().sleep(0.05)
+                outcome = "returning"
             case "core":
                 outcome = Self.outcome { () throws(EAPIError) in _ = try host.coreActive() }
             default:
@@ -73,13 +85,15 @@ final class ProbeService: FFIService {
 extension HostTests {
     /// Runs a whole lifecycle of ProbeService with `config`; returns the
     /// probe log and the launcher's op codes.
-    func lifecycle(_ config: MsgPackValue, workers: Int64) -> (log: [String], ops: [Int16]) {
+    func lifecycle(_ config: MsgPackValue, workers: Int64, startup: Double = 5) -> (log: [String], ops: [Int16]) {
         launcher.withLock { $0 = LauncherState() }
         probeLog.withLock { $0.removeAll() }
+        probeThreads.withLock { $0 = ServiceThreads() }
         let runtime = FFIServiceRuntime<ProbeService>()
         _ = runtime.setOpFunction(abiVersion: 1, fakeOpFunction)
-        #expect(initialize(runtime, initialPayload(config: config, workers: workers)) > 0)
+        #expect(initialize(runtime, initialPayload(config: config, workers: workers, startup: startup)) > 0)
         #expect(runtime.launch() == 0)
+        #expect(probeThreads.withLock { $0 }.joinAll(timeout: 10))
         #expect(runtime.terminate() == 0)
         return (probeLog.withLock { $0 }, launcher.withLock { $0.ops.map(\.op) })
     }
@@ -108,12 +122,31 @@ extension HostTests {
         #expect(ops.filter { $0 == FFIOp.rpcCall }.count == 2)
     }
 
-    /// Another thread's call is not refused (on a one-worker node it waits
-    /// for the callback to return: documented, not detectable).
-    @Test func callsFromOtherThreadsAreNotRefused() {
-        let (log, ops) = lifecycle(["svc_prepare": ["thread"], "svc_launch": ["thread"]], workers: 1)
-        #expect(log == ["svc_prepare thread: ok", "svc_launch thread: ok"])
-        #expect(ops.filter { $0 == FFIOp.rpcCall }.count == 2)
+    /// A callback that waits for a thread's RPC call deadlocks a one-worker
+    /// node (the node holds the call until the callback returns): the call
+    /// fails after the time the node gives the callback, with a message
+    /// naming the deadlock, instead of hanging.
+    @Test func aCallTheCallbackWaitsForFailsClearlyInsteadOfHanging() {
+        let (log, ops) = lifecycle(["svc_prepare": ["thread"]], workers: 1, startup: 0.2)
+        #expect(log.count == 1)
+        #expect(log.first?.hasPrefix("svc_prepare thread: TIMEOUT (-32008) RPC call eva.core test from another thread waited 0.2 s for svc_prepare to return") == true)
+        #expect(log.first?.contains("does svc_prepare wait for this thread? That hangs an EVA ICS 4.2 node") == true)
+        #expect(!ops.contains(FFIOp.rpcCall))
+    }
+
+    /// A thread's call during a callback that does not wait for it is held
+    /// until the callback returns, then made (as a one-worker node does).
+    @Test func aCallFromAnotherThreadIsHeldUntilTheCallbackReturns() {
+        let (log, ops) = lifecycle(["svc_launch": ["spawn"]], workers: 1)
+        #expect(log == ["svc_launch spawn: returning", "svc_launch spawned call: ok"])
+        #expect(ops.filter { $0 == FFIOp.rpcCall }.count == 1)
+    }
+
+    /// With two workers nothing is held: the joined thread's call goes through.
+    @Test func twoWorkersDoNotHoldOtherThreads() {
+        let (log, ops) = lifecycle(["svc_prepare": ["thread"]], workers: 2)
+        #expect(log == ["svc_prepare thread: ok"])
+        #expect(ops.filter { $0 == FFIOp.rpcCall }.count == 1)
     }
 
     @Test func warnPolicyMakesTheCallAndLogs() {

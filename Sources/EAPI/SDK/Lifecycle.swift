@@ -22,3 +22,13 @@ extension EAPIError {
         return EAPIError(.notReady, "\(what) refused: made on the launcher's thread inside \(callback.rawValue), it would hang an EVA ICS 4.2 node running this service with workers: 1 (a one-thread runtime serves no RPC while a lifecycle callback runs); make it from a thread of your own, e.g. one started in svc_launch")
     }
 }
+
+extension EAPIError {
+    /// A call from another thread that waited for a lifecycle callback to
+    /// return (as a one-worker node makes it wait) longer than the node
+    /// would let the callback run: the callback most likely waits for this
+    /// very thread, a deadlock that hangs the node.
+    public static func heldByCallback(_ what: String, in callback: LifecycleCallback, waited seconds: Double) -> EAPIError {
+        EAPIError(.timeout, "\(what) from another thread waited \(seconds) s for \(callback.rawValue) to return (a node with workers: 1 holds every RPC call until then) and gave up: does \(callback.rawValue) wait for this thread? That hangs an EVA ICS 4.2 node")
+    }
+}
