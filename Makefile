@@ -1,5 +1,6 @@
 # EVA ICS v4 virtual controller as an FFI library, and the ABI harness.
-#   make          release build: build/libeva-virtual-controller.so, build/abi-harness
+#   make          release build: build/libeva-virtual-controller.so, build/abi-harness,
+#                 build/libhello-service.so (the SDK example; `make examples`)
 #   make run      build, then a demo on examples/virtual.yml
 #   make test     every test; ends with one line "N passed, M failed"
 #   make install EVA_DIR=/opt/eva4   installs what `make` built (no rebuild, no
@@ -17,21 +18,16 @@ SWIFT      ?= swift
 # Debian packages the build and the tests need.
 PACKAGES   := libmsgpack-dev libyaml-dev pkg-config valgrind
 
-# libmsgpack is linked statically: pkg-config hands the linker -lmsgpackc,
-# and a folder holding only libmsgpackc.a, searched first, makes that
-# resolve to the archive (GNU ld applies every -L to every -l).
-STATIC_LIBS := $(BUILD)/static-libs
-# lld, because gold leaves local Swift symbols in .dynsym where `nm -D`
-# shows them; with lld the dynamic symbol table holds the ABI functions only.
-SWIFT_RELEASE := -c release --product eva-virtual-controller \
-	-Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
-	-Xlinker -L$(STATIC_LIBS) \
-	-Xlinker --version-script=$(CURDIR)/Sources/EvaVirtualController/exports.map \
-	-Xlinker --gc-sections
+# How a Swift FFI service is linked to load on a node (static Swift runtime
+# and libmsgpack, ABI-only exports): mk/eva-ffi-service.mk, shared by the
+# controller and the example service.
+EVA_FFI_STATIC_LIBS := $(BUILD)/static-libs
+include mk/eva-ffi-service.mk
+HELLO      := $(BUILD)/libhello-service.so
 
-.PHONY: all deps run test install clean library harness reference swift-present FORCE
+.PHONY: all deps run test install clean library harness reference examples swift-present FORCE
 
-all: library harness reference
+all: library harness reference examples
 
 deps:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -54,16 +50,13 @@ swift-present:
 		echo "for your Debian/Ubuntu release, or swiftly), put its usr/bin on the PATH, or pass SWIFT=/path/to/swift."; \
 		exit 1; }
 
-$(LIB): FORCE swift-present | $(STATIC_LIBS)/libmsgpackc.a
-	$(SWIFT) build $(SWIFT_RELEASE)
-	@mkdir -p $(BUILD)
-	strip --strip-unneeded -o $@ "$$($(SWIFT) build $(SWIFT_RELEASE) --show-bin-path)/libeva-virtual-controller.so"
+$(eval $(call eva_ffi_service,eva-virtual-controller,$(LIB)))
+$(LIB): swift-present
 
-$(STATIC_LIBS)/libmsgpackc.a:
-	@mkdir -p $(STATIC_LIBS)
-	@archive=$$($(CC) -print-file-name=libmsgpackc.a); \
-	if [ ! -f "$$archive" ]; then echo "libmsgpackc.a not found (apt-get install libmsgpack-dev)"; exit 1; fi; \
-	ln -sf "$$archive" $@
+# The example service (examples/hello-service), linked the same way.
+examples: $(HELLO)
+$(eval $(call eva_ffi_service,hello-service,$(HELLO)))
+$(HELLO): swift-present
 
 harness:
 	$(MAKE) -C abi-harness BUILD=$(BUILD)

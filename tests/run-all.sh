@@ -61,6 +61,11 @@ bash tests/link-check.sh "$LIB" >"$LOGS/link.log" 2>&1; rc=$?
 cat "$LOGS/link.log"
 count_lines link "$LOGS/link.log" $rc
 
+echo "== example service (examples/hello-service): linkage, check with workers 1 and 2, script"
+BUILD=$BUILD bash tests/example-service.sh >"$LOGS/example-service.log" 2>&1; rc=$?
+cat "$LOGS/example-service.log"
+count_lines example-service "$LOGS/example-service.log" $rc
+
 echo "== harness self-tests (C reference service and its broken variants)"
 bash abi-harness/tests/run.sh "$BUILD" >"$LOGS/harness-self.log" 2>&1; rc=$?
 count_lines harness-self "$LOGS/harness-self.log" $rc

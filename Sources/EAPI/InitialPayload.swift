@@ -66,10 +66,13 @@ public struct InitialPayload: Sendable {
             shutdown: try t.double("shutdown", default: defaultTimeout),
             default: defaultTimeout)
         let c = try reader.nested("core")
+        // the launcher sends `eapi_verion` (an old typo kept for compatibility)
+        let eapiTypo = try c.int("eapi_verion", default: 1)
+        let eapiVersion = try c.int("eapi_version", default: eapiTypo)
         core = Core(
             build: try c.int("build", default: 0),
             version: try c.string("version", default: ""),
-            eapiVersion: try c.int("eapi_version", default: 1),
+            eapiVersion: eapiVersion,
             path: try c.string("path", default: ""),
             logLevel: LogLevel(clamping: try c.int("log_level", default: Int64(LogLevel.info.rawValue))),
             active: try c.bool("active", default: true))

@@ -19,9 +19,16 @@ public protocol ServiceHost: Sendable {
     var isActive: Bool { get }
     /// Asks the host to stop the service.
     func terminate()
+    /// The lifecycle callback running on the calling thread, if any (nil on
+    /// every other thread). The SDK refuses bus calls that would hang a node
+    /// there (`coreActive`, `waitForCore`; the FFI host refuses any RPC call
+    /// with one worker). Hosts that are not a launcher keep the default, nil.
+    var lifecycleCallback: LifecycleCallback? { get }
 }
 
 extension ServiceHost {
+    public var lifecycleCallback: LifecycleCallback? { nil }
+
     public func publish(topicBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(EAPIError) {
         try publish(topic: String(decoding: topicBytes, as: UTF8.self), payload: payload)
     }

@@ -9,7 +9,36 @@ import Synchronization
 
 /// The launcher as a `ServiceHost`: every operation is an op-function call
 /// with the buffer layout of ABI version 1.
+///
+/// Logging: during `svc_init` the launcher drops log ops, so messages go to
+/// stderr (`[level] message`); from then on they go to the bus
+/// (`LOG/IN/<level>`), filtered by `core.log_level` before crossing the ABI.
+///
+/// Calls that would hang a node: while a lifecycle callback runs on the
+/// launcher's thread, an RPC call from that thread is refused with
+/// NOT_READY and a message saying why (`EAPIError.wouldHangNode`) when
+/// `initial.workers` <= 1: EVA ICS 4.2 runs such a service on one thread,
+/// which cannot serve the bus while it is inside the callback, so the call
+/// would never return. In `svc_init` every RPC call is refused (no bus
+/// yet). A call from ANOTHER thread while `svc_prepare`, `svc_launch` or
+/// `svc_terminate` runs (workers <= 1) is held until the callback returns,
+/// as the node holds it: harmless unless the callback waits for that thread
+/// (join, semaphore, a lock it holds), a deadlock that hangs the node. The
+/// host bounds the wait by the time the node gives the callback
+/// (`timeout.startup`, or `timeout.shutdown` for svc_terminate) and then
+/// fails the call with TIMEOUT and a message naming the likely deadlock.
+/// Start threads that use the bus in `launch` and never wait for their
+/// calls inside a callback.
 public final class FFIHost: ServiceHost {
+    /// What the host does with an RPC call that would hang a one-worker node.
+    public enum HangingCallPolicy: UInt8, Sendable {
+        /// Refuse it (the default).
+        case refuse = 0
+        /// Log a warning and make it anyway: only for a service that is
+        /// being moved off such calls and is tested with more workers.
+        case warn = 1
+    }
+
     enum Phase: UInt8 {
         /// `svc_init` runs: the bus is not connected, logs go to stderr.
         case starting = 0
@@ -22,6 +51,16 @@ public final class FFIHost: ServiceHost {
     let ops: OpFunctionSlot
     private let phase = Atomic<UInt8>(Phase.starting.rawValue)
     private let logLevel = Atomic<UInt8>(LogLevel.info.rawValue)
+    private let workers = Atomic<UInt32>(1)
+    private let hangingCalls = Atomic<UInt8>(HangingCallPolicy.refuse.rawValue)
+    /// The lifecycle callback in progress (index + 1; 0 = none) and the
+    /// thread it runs on.
+    private let callback = Atomic<UInt8>(0)
+    private let callbackThread = Atomic<UInt>(0)
+    /// How long the node lets a callback run, in nanoseconds: the bound of
+    /// another thread's wait for it.
+    private let startupLimit = Atomic<UInt64>(5_000_000_000)
+    private let shutdownLimit = Atomic<UInt64>(5_000_000_000)
 
     /// The per-thread contexts' key (read once, not per op).
     private let contextKey: pthread_key_t
@@ -33,6 +72,80 @@ public final class FFIHost: ServiceHost {
 
     func setPhase(_ p: Phase) { phase.store(p.rawValue, ordering: .releasing) }
     public func setLogLevel(_ level: LogLevel) { logLevel.store(level.rawValue, ordering: .relaxed) }
+    /// `initial.workers` (the runtime sets it before the service's init).
+    public func setWorkers(_ n: UInt32) { workers.store(n, ordering: .relaxed) }
+    /// `initial.timeout` (the runtime sets it before the service's init).
+    public func setTimeouts(_ t: InitialPayload.Timeouts) {
+        startupLimit.store(Self.nanoseconds(t.startup), ordering: .relaxed)
+        shutdownLimit.store(Self.nanoseconds(t.shutdown), ordering: .relaxed)
+    }
+
+    private static func nanoseconds(_ s: Double) -> UInt64 {
+        s.isFinite && s > 0 ? UInt64(min(s, 1e9) * 1e9) : 0
+    }
+
+    /// Set it in the service's init to change what happens to a hanging call.
+    public var hangingCallPolicy: HangingCallPolicy {
+        get { HangingCallPolicy(rawValue: hangingCalls.load(ordering: .relaxed)) ?? .refuse }
+        set { hangingCalls.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    /// Runs a lifecycle callback, marking the calling thread as inside it.
+    func inCallback<R, E: Error>(_ which: LifecycleCallback, _ body: () throws(E) -> R) throws(E) -> R {
+        let index = UInt8(LifecycleCallback.allCases.firstIndex(of: which)! + 1)
+        callbackThread.store(UInt(pthread_self()), ordering: .releasing)
+        callback.store(index, ordering: .releasing)
+        defer {
+            callback.store(0, ordering: .releasing)
+            callbackThread.store(0, ordering: .releasing)
+        }
+        return try body()
+    }
+
+    /// Runs `body` as if inside `callback` on this thread: for tests of code
+    /// that must behave inside lifecycle callbacks.
+    public func inCallbackForTests<R>(_ callback: LifecycleCallback, _ body: () -> R) -> R {
+        inCallback(callback, body)
+    }
+
+    public var lifecycleCallback: LifecycleCallback? {
+        let index = callback.load(ordering: .acquiring)
+        guard index != 0, callbackThread.load(ordering: .acquiring) == UInt(pthread_self()) else { return nil }
+        return LifecycleCallback.allCases[Int(index) - 1]
+    }
+
+    /// Refuses (or warns about) an RPC call that would never return; holds
+    /// another thread's call while a callback runs, as a one-worker node does.
+    private func checkHangingCall(_ target: String, _ method: String) throws(EAPIError) {
+        let index = callback.load(ordering: .acquiring)
+        guard index != 0 else { return }
+        let what = "RPC call \(target) \(method)"
+        guard let which = lifecycleCallback else {
+            try holdWhileCallbackRuns(what, LifecycleCallback.allCases[Int(index) - 1])
+            return
+        }
+        if which == .initialize { throw .wouldHangNode(what, in: which) }
+        guard workers.load(ordering: .relaxed) <= 1 else { return }
+        if hangingCallPolicy == .refuse { throw .wouldHangNode(what, in: which) }
+        log(.warn, "\(what) made on the launcher's thread inside \(which.rawValue) would hang an EVA ICS 4.2 node running this service with workers: 1; made anyway (hangingCallPolicy .warn)")
+    }
+
+    /// Another thread's call during a callback on a one-worker node: wait
+    /// for the callback to return, at most as long as the node lets it run.
+    private func holdWhileCallbackRuns(_ what: String, _ which: LifecycleCallback) throws(EAPIError) {
+        guard which != .initialize, workers.load(ordering: .relaxed) <= 1, hangingCallPolicy == .refuse else { return }
+        let limit = which == .terminate
+            ? shutdownLimit.load(ordering: .relaxed) : startupLimit.load(ordering: .relaxed)
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let start = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        while callback.load(ordering: .acquiring) != 0 {
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            let now = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+            if now &- start >= limit { throw .heldByCallback(what, in: which, waited: Double(limit) / 1e9) }
+            usleep(1000)
+        }
+    }
 
     private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .closed }
 
@@ -130,6 +243,7 @@ public final class FFIHost: ServiceHost {
     public func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
         try Self.checkName(target, "target")
         try Self.checkName(method, "method")
+        try checkHangingCall(target, method)
         let size = opWithScratch(FFIOp.rpcCall) { b in
             Self.appendUTF8(target, b)
             b.packRaw(Self.nul)

@@ -15,6 +15,9 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     /// Set once by `svc_init`; read on every call, so atomic rather than locked.
     /// (The retained object's address bits; 0 = none.)
     private let serviceSlot = Atomic<UInt>(0)
+    /// `svc_prepare` has returned OK: calls reach the service from here on
+    /// (unless it takes them earlier, `handlesCallsBeforeReady`).
+    private let ready = Atomic<Bool>(false)
     /// The per-thread contexts' key, read once here rather than through a
     /// lazy global on every call.
     private let contextKey: pthread_key_t
@@ -75,7 +78,11 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
         do throws(EAPIError) {
             let initial = try InitialPayload(decoding: UnsafeRawBufferPointer(start: data, count: buffer.pointee.len))
             host.setLogLevel(initial.core.logLevel)
-            let service = try Service(initial: initial, host: host)
+            host.setWorkers(initial.workers)
+            host.setTimeouts(initial.timeout)
+            let service = try host.inCallback(.initialize) { () throws(EAPIError) in
+                try Service(initial: initial, host: host)
+            }
             let raw = Unmanaged.passRetained(service).toOpaque()
             guard serviceSlot.compareExchange(expected: 0, desired: UInt(bitPattern: raw),
                                               ordering: .acquiringAndReleasing).exchanged
@@ -94,7 +101,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
 
     /// Errors of `svc_init` cannot be logged on the bus: stderr, then the code.
     private func report(_ error: EAPIError) -> Int32 {
-        writeStandardError("svc_init: \(error)\n")
+        writeStandardError("svc_init: \(error.name)\(error.message.isEmpty ? "" : ": \(error.message)")\n")
         return Int32(error.rawCode)
     }
 
@@ -102,7 +109,8 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     public func prepare() -> Int16 {
         guard let service else { return EAPIErrorCode.notReady.rawValue }
         do throws(EAPIError) {
-            try service.prepare()
+            try host.inCallback(.prepare) { () throws(EAPIError) in try service.prepare() }
+            ready.store(true, ordering: .releasing)
             return Int16(EVA_OK)
         } catch {
             host.log(.error, "prepare failed: \(error)")
@@ -114,7 +122,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     public func launch() -> Int16 {
         guard let service else { return EAPIErrorCode.notReady.rawValue }
         do throws(EAPIError) {
-            try service.launch()
+            try host.inCallback(.launch) { () throws(EAPIError) in try service.launch() }
             return Int16(EVA_OK)
         } catch {
             host.log(.error, "launch failed: \(error)")
@@ -125,7 +133,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     /// `svc_terminate`: after it returns the host makes no op calls at all,
     /// even from a thread the service failed to join.
     public func terminate() -> Int16 {
-        service?.terminate()
+        if let service { host.inCallback(.terminate) { service.terminate() } }
         host.setPhase(.closed)
         return Int16(EVA_OK)
     }
@@ -142,9 +150,23 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
                 : UnsafeRawBufferPointer(start: nil, count: 0)
             let payload = e.payload_size > 0 && e.payload != nil
                 ? UnsafeRawBufferPointer(start: e.payload, count: e.payload_size) : nil
+            let call = RPCCall(method: method, payload: payload, senderCString: e.primary_sender)
             return withService(orElse: Int32(EAPIErrorCode.notReady.rawValue)) { service in
+                // `test` and `info` as the launcher answers them (it never
+                // passes them on; a harness calling the library directly may).
+                if method.count == 4 {
+                    if call.method(is: "test") { return 0 }
+                    if call.method(is: "info") {
+                        reply.pack(service.info.value)
+                        return pendingResultSize(reply)
+                    }
+                }
+                // Calls arrive as soon as the bus is up, before svc_prepare.
+                if !Service.handlesCallsBeforeReady, !ready.load(ordering: .acquiring) {
+                    return Int32(EAPIErrorCode.notReady.rawValue)
+                }
                 do throws(EAPIError) {
-                    try service.handleCall(method: method, payload: payload, reply: reply)
+                    try service.handleCall(call, reply: reply)
                     return pendingResultSize(reply)
                 } catch {
                     reply.reset()
@@ -158,10 +180,17 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     public func handleFrame(_ frame: UnsafeMutablePointer<EvaFFIFrame>?) {
         guard let frame else { return }
         let f = frame.pointee
-        let topic = f.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }
-            ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let payload = f.payload_size > 0 && f.payload != nil
             ? UnsafeRawBufferPointer(start: f.payload, count: f.payload_size) : UnsafeRawBufferPointer(start: nil, count: 0)
-        withService(orElse: ()) { $0.handleFrame(topic: topic, payload: payload) }
+        let busFrame = BusFrame(kind: FrameKind(rawValue: f.kind), senderCString: f.primary_sender,
+                                topic: Self.cString(f.topic), payload: payload)
+        withService(orElse: ()) { $0.handleFrame(busFrame) }
+    }
+
+    /// A NUL-terminated string of the launcher's, as bytes (empty for null).
+    @inline(__always)
+    static func cString(_ p: UnsafeMutablePointer<CChar>?) -> UnsafeRawBufferPointer {
+        guard let p else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p, count: strlen(p))
     }
 }

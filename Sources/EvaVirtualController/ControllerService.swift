@@ -8,20 +8,28 @@ final class ControllerService: FFIService {
     let controller: VirtualController
 
     init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
+        // The controller still reads and writes the registry inside
+        // svc_prepare / svc_terminate (moving that off the launcher's thread
+        // is the `runtime` branch's work): warn instead of refusing until then.
+        host.hangingCallPolicy = .warn
         controller = try VirtualController(initial: initial, host: host)
     }
 
+    /// The controller answers NOT_READY itself until prepared.
+    static var handlesCallsBeforeReady: Bool { true }
     var info: ServiceInfo { VirtualController.info }
     func prepare() throws(EAPIError) { try controller.prepare() }
     func launch() throws(EAPIError) { try controller.launch() }
     func terminate() { controller.terminate() }
 
-    func handleCall(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?,
-                    reply: MsgPackWriter) throws(EAPIError) {
-        try controller.handleCall(method: method, payload: payload, reply: reply)
+    func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {
+        try controller.handleCall(method: call.method, payload: call.payload, reply: reply)
     }
 
-    func handleFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
-        controller.handleFrame(topic: topic, payload: payload)
+    func handleFrame(_ frame: BusFrame) {
+        controller.handleFrame(topic: frame.topicBytes, payload: frame.payload)
     }
 }
+
+/// The service FFIExports.swift (a verbatim copy of mk/FFIExports.swift) exports.
+typealias ExportedService = ControllerService

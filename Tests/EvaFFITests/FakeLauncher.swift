@@ -66,9 +66,9 @@ final class EchoService: FFIService {
     func prepare() throws(EAPIError) {}
     func launch() throws(EAPIError) {}
     func terminate() {}
-    func handleCall(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?,
-                    reply: MsgPackWriter) throws(EAPIError) {
-        switch String(decoding: method, as: UTF8.self) {
+    func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {
+        let payload = call.payload
+        switch call.methodName {
         case "echo": if let payload { reply.packRaw(payload) }
         case "size":
             let n = try payload.map { (p: UnsafeRawBufferPointer) throws(EAPIError) in try MsgPackValue(decoding: p) }?.int64Value ?? 0
@@ -77,33 +77,41 @@ final class EchoService: FFIService {
         default: throw .methodNotFound()
         }
     }
-    func handleFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {}
 }
 
-func initialPayload(config: MsgPackValue = .map(MsgPackMap())) -> [UInt8] {
-    MsgPackValue.map(["version": 4, "id": "test.svc", "config": config, "core": ["log_level": 0]]).encoded()
+func initialPayload(config: MsgPackValue = .map(MsgPackMap()), workers: Int64 = 1, startup: Double = 5) -> [UInt8] {
+    MsgPackValue.map(["version": 4, "id": "test.svc", "config": config, "core": ["log_level": 0],
+                      "workers": .int(workers), "timeout": ["startup": .double(startup), "default": 5]]).encoded()
 }
 
-/// Calls `svc_init` on a runtime and returns its result code.
-func initialize(_ runtime: FFIServiceRuntime<EchoService>, _ bytes: [UInt8]) -> Int32 {
+/// Calls `svc_init` on a runtime and returns its result code; then, unless
+/// `prepare` is false, `svc_prepare` when init succeeded (calls reach the
+/// service only after it).
+func initialize<S: FFIService>(_ runtime: FFIServiceRuntime<S>, _ bytes: [UInt8], prepare: Bool = true) -> Int32 {
     var bytes = bytes
-    return bytes.withUnsafeMutableBytes { raw in
+    let rc = bytes.withUnsafeMutableBytes { raw in
         var buffer = EvaFFIBuffer(len: raw.count, data: raw.baseAddress!.assumingMemoryBound(to: CChar.self), max: raw.count)
         return runtime.initialize(&buffer)
     }
+    if rc > 0, prepare { _ = runtime.prepare() }
+    return rc
 }
 
 /// One RPC call as the launcher makes it: on_rpc_call, then get_result with
 /// a buffer of exactly the returned size, on the same thread.
-func call(_ runtime: FFIServiceRuntime<EchoService>, _ method: String, _ payload: [UInt8]?) -> (Int32, [UInt8]) {
+func call<S: FFIService>(_ runtime: FFIServiceRuntime<S>, _ method: String, _ payload: [UInt8]?,
+                         sender: String = "eva.core") -> (Int32, [UInt8]) {
     var method = Array(method.utf8)
     var payload = payload ?? []
     let rc = method.withUnsafeMutableBytes { m in
         payload.withUnsafeMutableBytes { p in
-            var event = EvaFFIRpcEvent(primary_sender: nil, method_size: m.count,
+            var senderBytes = Array(sender.utf8CString)
+            return senderBytes.withUnsafeMutableBufferPointer { sb in
+            var event = EvaFFIRpcEvent(primary_sender: sb.baseAddress, method_size: m.count,
                                        method: m.baseAddress?.assumingMemoryBound(to: CChar.self),
                                        payload_size: p.count, payload: p.baseAddress?.assumingMemoryBound(to: CChar.self))
             return runtime.handleCall(&event)
+            }
         }
     }
     guard rc > 0 else { return (rc, []) }

@@ -13,9 +13,7 @@ final class CountedService: FFIService {
     func prepare() throws(EAPIError) {}
     func launch() throws(EAPIError) {}
     func terminate() {}
-    func handleCall(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?,
-                    reply: MsgPackWriter) throws(EAPIError) {}
-    func handleFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {}
+    func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {}
 }
 
 @Suite struct RuntimeLifetimeTests {

@@ -10,20 +10,21 @@ public final class FuzzControllerService: FFIService {
     let controller: VirtualController
 
     public init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
+        host.hangingCallPolicy = .warn  // as ControllerService does
         controller = try VirtualController(initial: initial, host: host)
     }
 
+    public static var handlesCallsBeforeReady: Bool { true }  // as ControllerService
     public var info: ServiceInfo { VirtualController.info }
     public func prepare() throws(EAPIError) { try controller.prepare() }
     public func launch() throws(EAPIError) { try controller.launch() }
     public func terminate() { controller.terminate() }
 
-    public func handleCall(method: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer?,
-                           reply: MsgPackWriter) throws(EAPIError) {
-        try controller.handleCall(method: method, payload: payload, reply: reply)
+    public func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {
+        try controller.handleCall(method: call.method, payload: call.payload, reply: reply)
     }
 
-    public func handleFrame(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
-        controller.handleFrame(topic: topic, payload: payload)
+    public func handleFrame(_ frame: BusFrame) {
+        controller.handleFrame(topic: frame.topicBytes, payload: frame.payload)
     }
 }
