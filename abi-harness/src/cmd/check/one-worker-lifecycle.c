@@ -2,7 +2,8 @@
  * runtime of EVA ICS 4.2 (workers: 1, what a template without workers
  * gets). An RPC_CALL inside a lifecycle callback never returns there: the
  * runtime model reports it and the hang hook (check_child.c) gives the
- * verdict. */
+ * verdict, FAIL when the template runs the library that way, PASS saying
+ * what workers: 1 would do when the template sets workers >= 2. */
 #include "checks.h"
 
 #include "clock.h"
