@@ -123,8 +123,8 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
               "  op-buffers            op buffers of a lifecycle and a call of each method, read as the launcher\n"
               "                        reads them: a missing final NUL WARNs, an empty topic FAILs (hangs a node)\n"
               "  one-worker-lifecycle  the lifecycle with workers: 1 (EVA ICS 4.2's one-thread runtime): FAILs\n"
-              "                        naming an RPC_CALL made in a lifecycle callback (WARN when the template\n"
-              "                        sets workers >= 2)\n\n",
+              "                        naming an RPC_CALL made in a lifecycle callback; with workers >= 2 in\n"
+              "                        the template it PASSes and says what workers: 1 would do\n\n",
               f);
     } else {
         harness_bench_usage(f); /* bench has a parser of its own (bench_options.c) */

@@ -73,10 +73,10 @@ static void harness_run_watchdog_hook(void *ud)
 }
 
 /* the runtime rule found a call that never returns on a node */
-static void harness_run_on_hang(void *ud, const char *report)
+static void harness_run_on_hang(void *ud, const struct harness_hang *hang)
 {
     (void)ud;
-    (void)report; /* already on stderr */
+    (void)hang; /* already on stderr */
     harness_log(HARNESS_LOG_ERROR, "exiting with %d (would hang on a node) instead of hanging", HARNESS_EXIT_HANG);
     harness_output_emergency_flush();
     _exit(HARNESS_EXIT_HANG);

@@ -12,7 +12,7 @@ static struct {
     pthread_mutex_t mutex;
     pthread_cond_t left;
     unsigned workers;
-    void (*on_hang)(void *ud, const char *report);
+    void (*on_hang)(void *ud, const struct harness_hang *hang);
     void *ud;
     const char *callback; /* NULL: no lifecycle callback runs */
     pthread_t callback_thread;
@@ -20,7 +20,7 @@ static struct {
     int cond_ready;
 } harness_runtime = {.mutex = PTHREAD_MUTEX_INITIALIZER, .workers = 2};
 
-void harness_runtime_init(unsigned workers, void (*on_hang)(void *ud, const char *report), void *ud)
+void harness_runtime_init(unsigned workers, void (*on_hang)(void *ud, const struct harness_hang *hang), void *ud)
 {
     pthread_mutex_lock(&harness_runtime.mutex);
     if (!harness_runtime.cond_ready) {
@@ -71,12 +71,37 @@ const char *harness_runtime_callback(void)
     return c;
 }
 
-void harness_runtime_report_hang(const char *report)
+static void harness_runtime_hang(const struct harness_hang *hang) __attribute__((noreturn));
+static void harness_runtime_hang(const struct harness_hang *hang)
 {
-    harness_log(HARNESS_LOG_ERROR, "%s", report);
-    if (harness_runtime.on_hang) harness_runtime.on_hang(harness_runtime.ud, report);
+    harness_log(HARNESS_LOG_ERROR, "%s", hang->report);
+    if (harness_runtime.on_hang) harness_runtime.on_hang(harness_runtime.ud, hang);
     /* on_hang must not return; if it does, never let the call succeed */
     for (;;) harness_clock_sleep(3600);
+}
+
+void harness_runtime_report_hang(const char *report)
+{
+    struct harness_hang hang = {report, NULL};
+    harness_runtime_hang(&hang);
+}
+
+/* an RPC_CALL that hangs because the one-thread runtime cannot serve it */
+static void harness_runtime_call_hangs(const char *target, size_t target_len, const char *method, size_t method_len,
+                                       const char *callback, unsigned workers, const char *note)
+{
+    struct harness_strbuf call = HARNESS_STRBUF_INIT, report = HARNESS_STRBUF_INIT;
+    harness_strbuf_appendf(&call, "RPC_CALL %.*s %.*s during %s", (int)target_len, target, (int)method_len, method,
+                           callback);
+    harness_strbuf_appendf(&report, "hangs on a 4.2 node: %s with workers: %u%s", call.data, workers, note);
+    harness_strbuf_append_str(&call, note);
+    /* a report line stays under 512 bytes (a library may send a huge method name) */
+    if (report.len > 511) {
+        report.len = 511;
+        report.data[511] = '\0';
+    }
+    struct harness_hang hang = {report.data, call.data};
+    harness_runtime_hang(&hang); /* does not return: nothing to free */
 }
 
 /* eva4 svc/ffi/src/main.rs svc_op RpcCall: rx.recv() blocks the caller until the bus task (same runtime) answers */
@@ -88,13 +113,10 @@ void harness_runtime_before_rpc(const char *target, size_t target_len, const cha
         pthread_mutex_unlock(&harness_runtime.mutex);
         return;
     }
-    char report[512];
     const char *cb = harness_runtime.callback;
     if (pthread_equal(harness_runtime.callback_thread, pthread_self())) {
         pthread_mutex_unlock(&harness_runtime.mutex);
-        snprintf(report, sizeof report, "hangs on a 4.2 node: RPC_CALL %.*s %.*s during %s with workers: %u",
-                 (int)target_len, target, (int)method_len, method, cb, harness_runtime.workers);
-        harness_runtime_report_hang(report);
+        harness_runtime_call_hangs(target, target_len, method, method_len, cb, harness_runtime.workers, "");
     }
     /* another thread: served once the callback returns, unless the
      * callback waits for this thread */
@@ -105,11 +127,10 @@ void harness_runtime_before_rpc(const char *target, size_t target_len, const cha
             cb = harness_runtime.callback;
             double waited = harness_runtime.hang_after;
             pthread_mutex_unlock(&harness_runtime.mutex);
-            snprintf(report, sizeof report,
-                     "hangs on a 4.2 node: RPC_CALL %.*s %.*s during %s with workers: %u (made on another thread; "
-                     "%s did not return within %g s while the call waited)",
-                     (int)target_len, target, (int)method_len, method, cb, harness_runtime.workers, cb, waited);
-            harness_runtime_report_hang(report);
+            char note[160];
+            snprintf(note, sizeof note, " (made on another thread; %s did not return within %g s while the call waited)",
+                     cb, waited);
+            harness_runtime_call_hangs(target, target_len, method, method_len, cb, harness_runtime.workers, note);
         }
     }
     pthread_mutex_unlock(&harness_runtime.mutex);

@@ -13,9 +13,18 @@
 
 #include "strbuf.h"
 
-/* workers from the initial payload; on_hang gets the report line (it must
- * not return: run exits 6, check writes a FAIL verdict) */
-void harness_runtime_init(unsigned workers, void (*on_hang)(void *ud, const char *report), void *ud);
+/* a call or op that never returns on a node, as on_hang gets it */
+struct harness_hang {
+    const char *report; /* the whole line, as logged: "hangs on a 4.2 node: ..." */
+    /* when only the one-thread runtime (workers <= 1) hangs on it: what
+     * hangs, "RPC_CALL eva.core test during svc_launch"; NULL when it hangs
+     * a node whatever workers is (an empty topic) */
+    const char *one_thread_call;
+};
+
+/* workers from the initial payload; on_hang gets the hang (it must not
+ * return: run exits 6, check writes a verdict) */
+void harness_runtime_init(unsigned workers, void (*on_hang)(void *ud, const struct harness_hang *hang), void *ud);
 unsigned harness_runtime_workers(void);
 int harness_runtime_one_thread(void);
 /* a lifecycle callback starts/ends on the calling thread; a call from
@@ -28,8 +37,8 @@ const char *harness_runtime_callback(void);
 /* before an RPC_CALL reaches the bus: returns when the call can be served;
  * reports a hang (and does not return) when it never could be */
 void harness_runtime_before_rpc(const char *target, size_t target_len, const char *method, size_t method_len);
-/* something that never returns on a node (an empty topic, a call on a
- * callback's own thread): reported, then on_hang; does not return */
+/* something that never returns on a node whatever workers is (an empty
+ * topic): reported, then on_hang; does not return */
 void harness_runtime_report_hang(const char *report) __attribute__((noreturn));
 /* a routed call or frame about to enter the library: waits while a
  * callback holds the one-thread runtime */

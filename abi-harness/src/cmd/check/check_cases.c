@@ -3,123 +3,11 @@
 #include <ctype.h>
 #include <msgpack.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "xalloc.h"
-
-/* ------------------------------------------------------------ methods */
-
-static const msgpack_object *harness_cases_field(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
-static int harness_cases_info(const char *info, size_t len, struct harness_strbuf *why,
-                              struct harness_check_methods *m)
-{
-    memset(m, 0, sizeof *m);
-    if (!info || !len) {
-        if (why) harness_strbuf_append_str(why, "no service info");
-        return -1;
-    }
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 4096);
-    msgpack_object obj;
-    size_t off = 0;
-    int rc = 0;
-#define HARNESS_CASES_BAD(...)                                                                                        \
-    do {                                                                                                              \
-        if (why && why->len < 600) {                                                                                  \
-            if (why->len) harness_strbuf_append_str(why, "; ");                                                       \
-            harness_strbuf_appendf(why, __VA_ARGS__);                                                                 \
-        }                                                                                                             \
-        rc = -1;                                                                                                      \
-    } while (0)
-    msgpack_unpack_return ur = msgpack_unpack(info, len, &off, &zone, &obj);
-    if (ur != MSGPACK_UNPACK_SUCCESS) {
-        HARNESS_CASES_BAD("the info is not exactly one MessagePack value (%s)",
-                          ur == MSGPACK_UNPACK_EXTRA_BYTES ? "extra bytes after it" : "cannot decode");
-        msgpack_zone_destroy(&zone);
-        return -1;
-    }
-    if (obj.type != MSGPACK_OBJECT_MAP) {
-        HARNESS_CASES_BAD("the info is not a map");
-        msgpack_zone_destroy(&zone);
-        return -1;
-    }
-    static const char *const strs[] = {"author", "version", "description"};
-    for (size_t i = 0; i < 3; i++) {
-        const msgpack_object *v = harness_cases_field(&obj, strs[i]);
-        if (!v || v->type != MSGPACK_OBJECT_STR) HARNESS_CASES_BAD("%s is %s", strs[i], v ? "not a string" : "missing");
-    }
-    const msgpack_object *methods = harness_cases_field(&obj, "methods");
-    if (!methods || methods->type != MSGPACK_OBJECT_MAP) {
-        HARNESS_CASES_BAD("methods is %s", methods ? "not a map" : "missing");
-    } else {
-        uint32_t n = methods->via.map.size;
-        m->names = harness_xcalloc(n + 1, sizeof *m->names);
-        m->param_counts = harness_xcalloc(n + 1, sizeof *m->param_counts);
-        m->params = harness_xcalloc(n + 1, sizeof *m->params);
-        for (uint32_t i = 0; i < n; i++) {
-            const msgpack_object *k = &methods->via.map.ptr[i].key, *v = &methods->via.map.ptr[i].val;
-            if (k->type != MSGPACK_OBJECT_STR) {
-                HARNESS_CASES_BAD("a method name is not a string");
-                continue;
-            }
-            char *name = harness_xstrndup(k->via.str.ptr, k->via.str.size);
-            size_t mi = m->count++;
-            m->names[mi] = name;
-            const msgpack_object *d = harness_cases_field(v, "description");
-            const msgpack_object *p = harness_cases_field(v, "params");
-            if (v->type != MSGPACK_OBJECT_MAP) {
-                HARNESS_CASES_BAD("methods.%s is not a map", name);
-                continue;
-            }
-            if (!d || d->type != MSGPACK_OBJECT_STR) HARNESS_CASES_BAD("methods.%s.description is %s", name, d ? "not a string" : "missing");
-            if (!p || p->type != MSGPACK_OBJECT_MAP) {
-                HARNESS_CASES_BAD("methods.%s.params is %s", name, p ? "not a map" : "missing");
-                continue;
-            }
-            m->params[mi] = harness_xcalloc(p->via.map.size + 1, sizeof(char *));
-            for (uint32_t j = 0; j < p->via.map.size; j++) {
-                const msgpack_object *pk = &p->via.map.ptr[j].key, *pv = &p->via.map.ptr[j].val;
-                if (pk->type != MSGPACK_OBJECT_STR) {
-                    HARNESS_CASES_BAD("a param name of methods.%s is not a string", name);
-                    continue;
-                }
-                char *pname = harness_xstrndup(pk->via.str.ptr, pk->via.str.size);
-                m->params[mi][m->param_counts[mi]++] = pname;
-                const msgpack_object *req = harness_cases_field(pv, "required");
-                if (!req || req->type != MSGPACK_OBJECT_BOOLEAN)
-                    HARNESS_CASES_BAD("methods.%s.params.%s.required is %s", name, pname, req ? "not a bool" : "missing");
-            }
-        }
-    }
-#undef HARNESS_CASES_BAD
-    msgpack_zone_destroy(&zone);
-    return rc;
-}
-
-void harness_check_methods_parse(struct harness_check_methods *m, const char *info, size_t len)
-{
-    harness_cases_info(info, len, NULL, m);
-}
-
-int harness_check_info_validate(const char *info, size_t len, struct harness_strbuf *why,
-                                struct harness_check_methods *m)
-{
-    return harness_cases_info(info, len, why, m);
-}
 
 /* ---------------------------------------------------------------- cases */
 
@@ -409,32 +297,6 @@ size_t harness_check_payload_cases(const struct harness_check_methods *m, size_t
     free(deep);
     *out = c.v;
     return c.n;
-}
-
-/* ----------------------------------------------------------- guard page */
-
-const char *harness_guard_place(struct harness_guard *g, const void *data, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t body = (len + page - 1) / page * page;
-    if (body == 0) body = page;
-    g->total = body + page;
-    g->base = mmap(NULL, g->total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g->base == MAP_FAILED) {
-        g->base = NULL;
-        return data;
-    }
-    char *guard = (char *)g->base + body;
-    mprotect(guard, page, PROT_NONE);
-    char *start = guard - len;
-    if (len) memcpy(start, data, len);
-    return start;
-}
-
-void harness_guard_free(struct harness_guard *g)
-{
-    if (g->base) munmap(g->base, g->total);
-    g->base = NULL;
 }
 
 /* --------------------------------------------------------------- frames */

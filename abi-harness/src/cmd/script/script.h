@@ -9,7 +9,10 @@
  *   - mark
  *   - stress: {threads: N, iterations: N, steps: [call/frame/sleep...]}
  *   - stop
- * Each step's outcome is printed on stderr; a failed step ends the run. */
+ *   - core: {oid: OID, status: N, value: V, within: S (0)} | {oid: OID, absent: true}
+ * Each step's outcome is printed on stderr; a failed step ends the run.
+ * Files: script.c (building the steps), script_run.c (running them), one
+ * step_*.c per step kind, script_steps.h (what they share). */
 #ifndef HARNESS_SCRIPT_H
 #define HARNESS_SCRIPT_H
 
