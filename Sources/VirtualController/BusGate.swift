@@ -55,10 +55,15 @@ final class BusGate: Sendable {
             }
         }
         guard host.isActive else { return .skipped }
+        let outcome: Outcome
         do {
-            return .reply(try host.call(target: target, method: method, params: params))
+            outcome = .reply(try host.call(target: target, method: method, params: params))
         } catch {
-            return .failed(error)
+            outcome = .failed(error)
         }
+        // The stop began meanwhile: `svc_terminate` may have returned
+        // already (it does not wait for a call on a one-thread launcher),
+        // and the caller must make no more op calls, not even a log.
+        return isStopping ? .skipped : outcome
     }
 }

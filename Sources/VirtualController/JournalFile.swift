@@ -18,7 +18,8 @@ private let posixWrite = Musl.write
 ///
 /// Layout (little-endian): 8 bytes of magic (the record's kind and format
 /// version), the sequence number (u64), the payload length (u64), the
-/// FNV-1a 64 hash of the payload (u64), then the payload. A file that is
+/// FNV-1a 64 hash of the sequence number, length and payload bytes (u64),
+/// then the payload. A file that is
 /// shorter or longer than its header says, has another magic, or fails the
 /// hash is refused as a whole (`ReadResult.damaged`), never half-read.
 struct JournalFile: Sendable {
@@ -43,8 +44,8 @@ struct JournalFile: Sendable {
         case damaged(String)
     }
 
-    static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    static func fnv1a(_ bytes: UnsafeRawBufferPointer, from start: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64 {
+        var h = start
         for b in bytes {
             h ^= UInt64(b)
             h &*= 0x100_0000_01B3
@@ -88,7 +89,9 @@ struct JournalFile: Sendable {
             return .damaged("payload of \(size - Self.headerSize) bytes, header says \(length)")
         }
         let payload = Array(bytes[Self.headerSize...])
-        guard payload.withUnsafeBytes({ Self.fnv1a($0) }) == hash else { return .damaged("checksum mismatch") }
+        let fields = Array(bytes[8..<24])
+        let computed = payload.withUnsafeBytes { p in fields.withUnsafeBytes { Self.fnv1a(p, from: Self.fnv1a($0)) } }
+        guard computed == hash else { return .damaged("checksum mismatch") }
         return .record(sequence: sequence, payload: payload)
     }
 
@@ -109,7 +112,8 @@ struct JournalFile: Sendable {
         header.reserveCapacity(Self.headerSize)
         Self.append(sequence, to: &header)
         Self.append(UInt64(payload.count), to: &header)
-        Self.append(Self.fnv1a(payload), to: &header)
+        let fields = Array(header[8..<24])
+        Self.append(fields.withUnsafeBytes { Self.fnv1a(payload, from: Self.fnv1a($0)) }, to: &header)
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError("cannot create \(temporary): \(Self.errnoText())") }

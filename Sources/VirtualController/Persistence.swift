@@ -157,8 +157,12 @@ final class VariablePersistence: Sendable {
         let fromJournal = readJournal()
         let markSequence = readMark()
         let registry: MsgPackValue??  // nil: unreadable; .some(nil): NOT_FOUND
-        switch bus.call(target: "eva.registry", method: "key_get",
-                        params: MsgPackValue.map(["key": .string(registryKey)]).encoded()) {
+        let outcome = bus.call(target: "eva.registry", method: "key_get",
+                               params: MsgPackValue.map(["key": .string(registryKey)]).encoded())
+        // Stopping meanwhile: `svc_terminate` may have returned (it does
+        // not wait for this call on a one-thread launcher); no op calls now.
+        if bus.isStopping { return false }
+        switch outcome {
         case .skipped:
             return false
         case .reply(let bytes):
@@ -176,7 +180,6 @@ final class VariablePersistence: Sendable {
                 registry = nil
             }
         }
-        if bus.isStopping { return false }
         var chosen: [String: MsgPackValue]?
         var registryCurrent = true
         var source: String

@@ -180,6 +180,9 @@ public final class VirtualController: Sendable {
         _ = core.persistence.load(bus: worker.bus)
     }
 
+    /// The controller's thread is inside a bus call (tests).
+    var isInBusCall: Bool { worker.bus.isInCall }
+
     /// The worker has published every item's state (tests).
     var fullStatePublished: Bool { worker.fullStatePublished.load(ordering: .sequentiallyConsistent) }
 

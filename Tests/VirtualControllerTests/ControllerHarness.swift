@@ -148,3 +148,14 @@ final class Locked<T: Sendable>: Sendable {
     func callAsFunction<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
     var value: T { mutex.withLock { $0 } }
 }
+
+// A failed expectation reflects the values it names; the controller holds
+// noncopyable stores that reflection cannot copy (it traps). Shown as
+// leaves instead.
+extension ControllerHarness: CustomReflectable {
+    var customMirror: Mirror { Mirror(self, children: [:]) }
+}
+
+extension VirtualController: CustomReflectable {
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
+}

@@ -82,7 +82,7 @@ final class RecordingHost: ServiceHost {
             case ("eva.core", "test"):
                 guard s.coreAnswers else { return .failure(EAPIError(.timeout)) }
                 let tests = s.calls.filter { $0.target == "eva.core" && $0.method == "test" }.count
-                return .success(["active": .bool(tests > s.coreInactiveTests), "build": 1])
+                return .success(["active": .bool(tests > s.coreInactiveTests)])
             case ("eva.registry", _):
                 if let e = s.registryError { return .failure(e) }
                 guard let key = p?["key"]?.stringValue else { return .failure(.invalidParams("key")) }
