@@ -11,10 +11,15 @@ LOGS=$BUILD/test-logs/scenarios
 mkdir -p "$LOGS"
 
 # scenario NAME CONFIG SCRIPT [extra harness args...]
+# Each scenario gets a fresh data_path (the service's folder, where the
+# library keeps its variable journal) unless it passes --data-path: runs of
+# one service that must see each other's variables share one.
 scenario() {
     local name=$1 config=$2 script=$3
     shift 3
-    if timeout 300 "$HARNESS" run "$LIB" --config "$config" --script "$script" "$@" \
+    local own=(--data-path "$LOGS/data/$name")
+    case " $* " in *" --data-path "*) own=() ;; *) rm -rf "$LOGS/data/$name" ;; esac
+    if timeout 300 "$HARNESS" run "$LIB" --config "$config" --script "$script" "${own[@]}" "$@" \
         >"$LOGS/$name.out" 2>"$LOGS/$name.err"; then
         echo "PASS scenario/$name"
     else
@@ -32,9 +37,10 @@ scenario bind $S/bind.svc.yml $S/bind.yml
 scenario failmode $S/failmode.svc.yml $S/failmode.yml --fail-mode
 
 registry=$(mktemp -u "$LOGS/registry.XXXXXX")
-scenario persist-first-run $S/persist.svc.yml $S/persist-1.yml --registry "$registry"
-scenario persist-second-run $S/persist-2.svc.yml $S/persist-2.yml --registry "$registry"
-rm -f "$registry"
+folder=$(mktemp -d "$LOGS/svc-data.XXXXXX")
+scenario persist-first-run $S/persist.svc.yml $S/persist-1.yml --registry "$registry" --data-path "$folder"
+scenario persist-second-run $S/persist-2.svc.yml $S/persist-2.yml --registry "$registry" --data-path "$folder"
+rm -rf "$registry" "$folder"
 
 scenario actions $S/actions.svc.yml $S/actions.yml --check-actions
 
@@ -53,14 +59,20 @@ scenario faults-serve $S/faults-serve.svc.yml $S/faults-serve.yml --fault publis
 logged faults-serve 'publish to RAW/sensor/f/a failed' "a RAW event the bus refused"
 logged faults-serve 'cannot read variables from .*using the configured ones' "the failed registry read"
 logged faults-serve 'cannot persist variables' "the failed write-through"
+# The first and third runs share a folder (the journal of the first run's
+# stop); the second gets its own, so that it shows the registry-down path
+# (the config seeds) rather than the journal it would otherwise fall back to.
 registry=$(mktemp -u "$LOGS/registry.XXXXXX")
-scenario faults-registry-first $S/faults-registry-down.svc.yml $S/faults-registry-1.yml --registry "$registry"
+folder=$(mktemp -d "$LOGS/svc-data.XXXXXX")
+scenario faults-registry-first $S/faults-registry-down.svc.yml $S/faults-registry-1.yml --registry "$registry" \
+    --data-path "$folder"
 scenario faults-registry-down $S/faults-registry-down.svc.yml $S/faults-registry-down.yml \
     --registry "$registry" --fault registry=down
 logged faults-registry-down 'cannot read variables .*using the configured ones' "started on the config seeds"
 logged faults-registry-down 'cannot persist variables' "the write-through it could not make"
-scenario faults-registry-back $S/faults-registry-down.svc.yml $S/faults-registry-3.yml --registry "$registry"
-rm -f "$registry"
+scenario faults-registry-back $S/faults-registry-down.svc.yml $S/faults-registry-3.yml --registry "$registry" \
+    --data-path "$folder"
+rm -rf "$registry" "$folder"
 scenario faults-rpc-timeout $S/faults-timeout.svc.yml $S/faults-timeout.yml --fault rpc=timeout:1 --check-actions
 logged faults-rpc-timeout 'failed: step 1 \(call\).*timeout' "the macro's timed-out call"
 scenario faults-subscribe-busy $S/bind.svc.yml $S/bind.yml --fault subscribe=busy:0.8 --seed 4

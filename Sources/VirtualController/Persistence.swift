@@ -157,6 +157,7 @@ final class VariablePersistence: Sendable {
         let fromJournal = readJournal()
         let markSequence = readMark()
         let registry: MsgPackValue??  // nil: unreadable; .some(nil): NOT_FOUND
+        var registryError: EAPIError?
         let outcome = bus.call(target: "eva.registry", method: "key_get",
                                params: MsgPackValue.map(["key": .string(registryKey)]).encoded())
         // Stopping meanwhile: `svc_terminate` may have returned (it does
@@ -176,7 +177,7 @@ final class VariablePersistence: Sendable {
             if error.code == .notFound {
                 registry = .some(nil)
             } else {
-                host.log(.error, "cannot read variables from \(registryKey): \(error)")
+                registryError = error
                 registry = nil
             }
         }
@@ -196,7 +197,13 @@ final class VariablePersistence: Sendable {
             chosen = fromJournal.vars
             source = "the journal (snapshot \(fromJournal.sequence); the registry could not be read)"
         } else {
-            source = "nowhere (the registry could not be read, no journal): using the configured ones"
+            source = "nowhere: using the configured ones"
+        }
+        if let registryError {
+            host.log(.error, "cannot read variables from \(registryKey): \(registryError); using "
+                + (chosen == nil ? "the configured ones" : "the journal"))
+        } else if case .some(.some) = registry, chosen == nil {
+            host.log(.warn, "persisted variables at \(registryKey) are not usable; using the configured ones")
         }
         let (generation, failed) = vars.withLock { $0.load(chosen) }
         state.withLock { s in

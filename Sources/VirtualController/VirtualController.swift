@@ -82,7 +82,8 @@ public final class VirtualController: Sendable {
         shutdownBudget = MonotonicClock.nanoseconds(seconds: initial.timeout.shutdown)
         failMode = initial.failMode
         reactToFail = initial.reactToFail
-        variableLoadWait.store(MonotonicClock.nanoseconds(seconds: min(1, initial.timeout.default / 4)),
+        // Long enough for one registry call that times out, not longer.
+        variableLoadWait.store(MonotonicClock.nanoseconds(seconds: min(2, initial.timeout.default + 0.5)),
                                ordering: .relaxed)
     }
 
