@@ -29,8 +29,9 @@ extension ControllerCore {
     /// in one bulk `RAW` frame; with `publish` false, nothing (before the
     /// full state goes out). A target whose variable is missing, not an
     /// array (with idx) or too short gets status -1, logged once; it
-    /// recovers to status 1 when the variable is fixed.
-    func pullCycle(_ state: inout PullState, publish shouldPublish: Bool = true) {
+    /// recovers to status 1 when the variable is fixed. `log` false: no
+    /// log lines either (a provisional cycle, see `Worker.start`).
+    func pullCycle(_ state: inout PullState, publish shouldPublish: Bool = true, log shouldLog: Bool = true) {
         let targets = config.pull
         guard !targets.isEmpty else { return }
         // 1. Read the variables (copies; cheap, copy-on-write).
@@ -85,6 +86,7 @@ extension ControllerCore {
         }
         if shouldPublish { state.publishAll = !published }
         // 4. Log entering and leaving the error state, once each.
+        guard shouldLog else { return }
         for (n, read) in reads.enumerated() {
             let target = targets[n]
             switch read {

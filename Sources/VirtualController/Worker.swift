@@ -51,8 +51,20 @@ final class Worker: Sendable {
 
     /// Starts the thread (once). False when the system refused a thread.
     /// It makes no bus call before `launchReturned`.
+    ///
+    /// A provisional pull cycle runs here first, on the variables as they
+    /// are before the load (the config's `vars`): no publication, no log,
+    /// no bus call. So the pulled items hold those values from the first
+    /// call after launch, rather than changing under a caller once the
+    /// thread gets round to its first cycle; where the loaded variables
+    /// differ, the thread's first cycle after the load corrects them (and
+    /// the full state announces the result).
     func start() -> Bool {
-        thread.withLock { slot in
+        if !core.config.pull.isEmpty, !persistence.isLoaded {
+            var provisional = PullState(targets: core.config.pull.count)
+            core.pullCycle(&provisional, publish: false, log: false)
+        }
+        return thread.withLock { slot in
             if slot != nil { return true }
             slot = JoinableThread { [self] in
                 run()
