@@ -28,7 +28,13 @@ final class BusGate: Sendable {
     private let stoppingFlag = Atomic<Bool>(false)
     private let inCallFlag = Atomic<Bool>(false)
 
-    init(host: any ServiceHost) { self.host = host }
+    /// The stop waits for a call in progress (a multi-thread launcher).
+    let stopWaitsForCalls: Bool
+
+    init(host: any ServiceHost, stopWaitsForCalls: Bool) {
+        self.host = host
+        self.stopWaitsForCalls = stopWaitsForCalls
+    }
 
     var isStopping: Bool { stoppingFlag.load(ordering: .sequentiallyConsistent) }
     var isInCall: Bool { inCallFlag.load(ordering: .sequentiallyConsistent) }
@@ -61,9 +67,9 @@ final class BusGate: Sendable {
         } catch {
             outcome = .failed(error)
         }
-        // The stop began meanwhile: `svc_terminate` may have returned
-        // already (it does not wait for a call on a one-thread launcher),
-        // and the caller must make no more op calls, not even a log.
-        return isStopping ? .skipped : outcome
+        // The stop began meanwhile on a one-thread launcher: `svc_terminate`
+        // did not wait for this call and may have returned already; the
+        // caller must make no more op calls, not even a log.
+        return isStopping && !stopWaitsForCalls ? .skipped : outcome
     }
 }

@@ -39,9 +39,6 @@ public final class VirtualController: Sendable {
     private let shutdownBudget: UInt64
     private let failMode: Bool
     private let reactToFail: Bool
-    /// `initial.workers` >= 2: a multi-thread launcher, where a bus call
-    /// made while a lifecycle callback runs still returns.
-    private let multiThreadLauncher: Bool
     /// What a stop or crash may lose, logged at prepare (nil: nothing to say).
     private let persistenceWarning: String?
     /// How long a `var.*` call made before the load waits for it before
@@ -59,7 +56,6 @@ public final class VirtualController: Sendable {
         self.core = core
         self.actions = engine
         let multiThread = initial.workers >= 2
-        multiThreadLauncher = multiThread
         var persistInterval = config.persistInterval
         if initial.dataPath.isEmpty, !multiThread {
             // Neither the registry nor a journal can be written at a stop:
@@ -78,7 +74,8 @@ public final class VirtualController: Sendable {
             coreActive: initial.core.active, persistInterval: persistInterval,
             // No journal to fall back on, and a registry call from the
             // stop cannot hang a multi-thread launcher: see `terminate`.
-            finalRegistryWrite: initial.dataPath.isEmpty && multiThread))
+            finalRegistryWrite: initial.dataPath.isEmpty && multiThread,
+            stopWaitsForCalls: multiThread))
         shutdownBudget = MonotonicClock.nanoseconds(seconds: initial.timeout.shutdown)
         failMode = initial.failMode
         reactToFail = initial.reactToFail
@@ -214,7 +211,7 @@ public final class VirtualController: Sendable {
         // it ends, and this waits for it. A multi-thread launcher serves
         // the call meanwhile, so it cannot hang; and there is no journal
         // to write instead.
-        worker.stop(deadline: start &+ budget / 10 * 9, waitForCalls: multiThreadLauncher)
+        worker.stop(deadline: start &+ budget / 10 * 9)
         // The journal (file I/O only): nothing set before the stop is lost
         // where there is a data_path.
         if core.persistence.close() {

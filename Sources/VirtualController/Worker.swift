@@ -25,6 +25,8 @@ final class Worker: Sendable {
         var persistInterval: Double
         /// Write the registry once more when stopping (see `stop`).
         var finalRegistryWrite: Bool
+        /// `stop` waits for a bus call in progress (a multi-thread launcher).
+        var stopWaitsForCalls: Bool
         /// The pause between the end of `svc_launch` and the first bus call.
         var launchGrace: Double = 0.05
         /// Seconds between `eva.core test` polls.
@@ -43,7 +45,7 @@ final class Worker: Sendable {
     init(core: ControllerCore, settings: Settings) {
         self.core = core
         self.settings = settings
-        bus = BusGate(host: core.host)
+        bus = BusGate(host: core.host, stopWaitsForCalls: settings.stopWaitsForCalls)
     }
 
     private var persistence: VariablePersistence { core.persistence }
@@ -87,12 +89,13 @@ final class Worker: Sendable {
 
     /// Makes the thread end and waits for it until `deadline`
     /// (MonotonicClock), except while it is inside a bus call and
-    /// `waitForCalls` is false (a one-thread launcher: that call cannot end
+    /// `stopWaitsForCalls` is false (a one-thread launcher: that call cannot end
     /// before `svc_terminate` returns). A thread not waited for is detached:
     /// it ends as soon as its call returns, with no more op calls. Returns
     /// true when the thread ended (or never ran).
     @discardableResult
-    func stop(deadline: UInt64, waitForCalls: Bool) -> Bool {
+    func stop(deadline: UInt64) -> Bool {
+        let waitForCalls = settings.stopWaitsForCalls
         bus.stop()
         guard let running = thread.withLock({ $0 }) else {
             // Never launched (a launcher never stops a service it did not
