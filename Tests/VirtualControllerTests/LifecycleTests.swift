@@ -61,9 +61,9 @@ func removeFolder(_ path: String) {
         }
     }
 
-    /// A host that blocks bus calls while a lifecycle callback runs, as a
-    /// one-thread launcher does: a callback that waited for such a call
-    /// would never return.
+    /// On a one-thread launcher a call in progress when `svc_terminate`
+    /// begins returns only after it: the controller's thread is held in
+    /// `key_get` here, and terminate must return without waiting for it.
     @Test func terminateDoesNotWaitForACallOnOneThread() throws {
         let folder = makeFolder()
         defer { removeFolder(folder) }
@@ -86,6 +86,30 @@ func removeFolder(_ path: String) {
         // The call returned after terminate: no op call followed it.
         #expect(h.host.logs.count == logs)
         #expect(h.host.frames.isEmpty)
+    }
+
+    /// The same with the thread held in a write-through's `key_set`: the
+    /// stop still journals everything (file I/O from `svc_terminate`).
+    @Test func aStopDuringAWriteThroughStillJournalsEverything() throws {
+        let folder = makeFolder()
+        defer { removeFolder(folder) }
+        let h = try ControllerHarness(config: ["persist_interval": 0.02], workers: 1, dataPath: folder)
+        h.host.state.withLock { $0.registrySetHeld = true }
+        try h.launch()
+        try h.varSet("a", 1)
+        #expect(waitUntil { h.controller.isInBusCall })
+        try h.varSet("b", 2)
+        let stopped = Locked(false)
+        let stopper = JoinableThread {
+            h.stop()
+            stopped { $0 = true }
+        }!
+        #expect(waitUntil(3) { stopped.value }, "terminate waited for a bus call")
+        h.host.state.withLock { $0.registrySetHeld = false }
+        stopper.join()
+        #expect(h.host.lifecycleCalls.isEmpty)
+        let h2 = try ControllerHarness(registry: h.host.registry, workers: 1, dataPath: folder)
+        #expect(try h2.call("var.list", ["full": true]) == [["id": "a", "value": 1], ["id": "b", "value": 2]])
     }
 
     @Test func variablesAnswerNotReadyUntilLoaded() throws {

@@ -35,6 +35,8 @@ final class RecordingHost: ServiceHost {
         var coreAnswers = true
         /// A `key_get` of the registry waits while this is true.
         var registryGetHeld = false
+        /// A `key_set` of the registry waits while this is true.
+        var registrySetHeld = false
         var terminateRequested = false
         /// Publishes that answer BUSY before one goes through.
         var busyPublishes = 0
@@ -75,6 +77,9 @@ final class RecordingHost: ServiceHost {
         let p = try params.map { (b: [UInt8]) throws(EAPIError) in try MsgPackValue(decoding: b) }
         if target == "eva.registry", method == "key_get" {
             while state.withLock({ $0.registryGetHeld }) { sleepSeconds(0.001) }
+        }
+        if target == "eva.registry", method == "key_set" {
+            while state.withLock({ $0.registrySetHeld }) { sleepSeconds(0.001) }
         }
         let result: Result<MsgPackValue?, EAPIError> = state.withLock { s in
             s.calls.append((target, method, s.phase))
