@@ -215,8 +215,10 @@ public final class VirtualController: Sendable {
         // The journal (file I/O only): nothing set before the stop is lost
         // where there is a data_path.
         if core.persistence.close() {
-            host.log(.warn, "variable changes since the last write-through are not persisted (no data_path, "
-                + "and the registry cannot be written at a stop with workers: 1)")
+            host.log(.warn, "variable changes since the last write-through are not persisted: "
+                + (core.persistence.journal == nil
+                    ? "no data_path, and the registry cannot be written at a stop with workers: 1"
+                    : "the journal could not be written (see the error above)"))
         }
         phase.store(Phase.stopped.rawValue, ordering: .sequentiallyConsistent)
     }
