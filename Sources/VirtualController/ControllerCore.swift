@@ -39,10 +39,10 @@ final class ControllerCore: Sendable {
     /// Every configured item: `items`, pull targets, configured units.
     var configuredOIDs: [OID] { configured.withLock { $0 } }
     private let configured: Guarded<[OID]>
-    /// The variables' generation last written to (or read from) the registry.
-    let persistedGeneration = Atomic<UInt64>(0)
+    /// The registry and the journal (see `VariablePersistence`).
+    let persistence: VariablePersistence
 
-    init(config: ControllerConfig, serviceID: String, host: any ServiceHost) {
+    init(config: ControllerConfig, serviceID: String, host: any ServiceHost, dataPath: String = "") {
         self.host = host
         self.config = config
         registryKey = "eva/svc_data/\(serviceID)/vars"
@@ -57,6 +57,7 @@ final class ControllerCore: Sendable {
         var seeded = VarStore()
         seeded.replaceAll(config.seedVars)
         vars = Guarded(seeded)
+        persistence = VariablePersistence(host: host, vars: vars, registryKey: registryKey, dataPath: dataPath)
     }
 
     // MARK: Items
@@ -211,76 +212,6 @@ final class ControllerCore: Sendable {
             do { try setVariable(tag, value) } catch {
                 host.log(.error, "action_map \(oid) → \(tag): \(error)")
             }
-        }
-    }
-
-    // MARK: Persistence
-
-    /// Reads the persisted variables (at prepare). NOT_FOUND: none yet, the
-    /// config seeds stay. Any other failure must not stop the start: the
-    /// seeds stay and an error is logged.
-    func loadVariables() {
-        let reply: MsgPackValue?
-        do {
-            reply = try host.call(target: "eva.registry", method: "key_get",
-                                  params: MsgPackValue.map(["key": .string(registryKey)]))
-        } catch {
-            if error.code == .notFound {
-                host.log(.info, "no persisted variables at \(registryKey), using the configured ones")
-            } else {
-                host.log(.error, "cannot read variables from \(registryKey): \(error); using the configured ones")
-            }
-            markPersisted()
-            return
-        }
-        guard case .map(let map)? = reply else {
-            host.log(.warn, "persisted variables at \(registryKey) are not a map; using the configured ones")
-            markPersisted()
-            return
-        }
-        var loaded: [String: MsgPackValue] = [:]
-        loaded.reserveCapacity(map.count)
-        for entry in map.entries {
-            guard case .string(let name) = entry.key, PLCTag.isName(name) else {
-                host.log(.warn, "persisted variables: skipped a bad name \(ControllerConfig.describe(entry.key))")
-                continue
-            }
-            loaded[name] = entry.value
-        }
-        vars.withLock { $0.replaceAll(loaded) }
-        host.log(.info, "loaded \(loaded.count) variable(s) from \(registryKey)")
-        markPersisted()
-    }
-
-    private func markPersisted() {
-        persistedGeneration.store(vars.withLock { $0.generation }, ordering: .sequentiallyConsistent)
-    }
-
-    /// Writes the variables to the registry when they changed since the
-    /// last write. Returns false when a write failed.
-    @discardableResult
-    func persistIfChanged() -> Bool {
-        let (snapshot, generation) = vars.withLock { ($0.values, $0.generation) }
-        guard generation != persistedGeneration.load(ordering: .sequentiallyConsistent) else { return true }
-        let names = snapshot.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let writer = MsgPackWriter()
-        writer.packMapHeader(2)
-        writer.packString("key")
-        writer.packString(registryKey)
-        writer.packString("value")
-        writer.packMapHeader(names.count)
-        for name in names {
-            writer.packString(name)
-            writer.pack(snapshot[name]!)
-        }
-        do {
-            _ = try host.call(target: "eva.registry", method: "key_set", params: writer.toArray())
-            persistedGeneration.store(generation, ordering: .sequentiallyConsistent)
-            host.log(.debug, "persisted \(names.count) variable(s)")
-            return true
-        } catch {
-            host.log(.error, "cannot persist variables to \(registryKey): \(error)")
-            return false
         }
     }
 

@@ -1,11 +1,15 @@
 import EAPI
 
-/// What the pull cycles remember between them (the first runs in `launch`,
-/// the rest on the pull thread, which alone touches this from then on).
+/// What the pull cycles remember between them (the controller's thread
+/// alone touches it).
 struct PullState {
-    /// The next cycle publishes every mapped item: the first cycle, and the
-    /// one after a publish failed.
-    var publishAll = true
+    /// The next cycle publishes every mapped item: the one after a publish
+    /// failed. (The first announcement of every item is the full state the
+    /// controller publishes once the core is active, so a cycle publishes
+    /// changes only: an item that never changes is still announced, and
+    /// the core never misses a state, unlike what republishing every cycle
+    /// guards against in the shipped controller.)
+    var publishAll = false
     /// Per target: it is in error (its error was logged once).
     var inError: [Bool]
 
@@ -22,10 +26,12 @@ extension ControllerCore {
 
     /// One pull cycle: copy variables into mapped items; publish the items
     /// whose state changed (all of them when `state.publishAll`), several
-    /// in one bulk `RAW` frame. A target whose variable is missing, not an
+    /// in one bulk `RAW` frame; with `publish` false, nothing (before the
+    /// full state goes out). A target whose variable is missing, not an
     /// array (with idx) or too short gets status -1, logged once; it
-    /// recovers to status 1 when the variable is fixed.
-    func pullCycle(_ state: inout PullState) {
+    /// recovers to status 1 when the variable is fixed. `log` false: no
+    /// log lines either (a provisional cycle, see `Worker.start`).
+    func pullCycle(_ state: inout PullState, publish shouldPublish: Bool = true, log shouldLog: Bool = true) {
         let targets = config.pull
         guard !targets.isEmpty else { return }
         // 1. Read the variables (copies; cheap, copy-on-write).
@@ -40,7 +46,7 @@ extension ControllerCore {
         // 2. Encode outside any lock.
         let encoded: [[UInt8]?] = reads.map { if case .value(let v) = $0 { v.encoded() } else { nil } }
         // 3. Apply and publish, in order with other item changes.
-        let publishAll = state.publishAll
+        let publishAll = state.publishAll && shouldPublish
         let published: Bool = events.withLock { sequence in
             sequence &+= 1
             let changes: [(key: [UInt8], status: Int16, value: [UInt8], path: String)] = items.withLock { store in
@@ -68,7 +74,7 @@ extension ControllerCore {
                 }
                 return out
             }
-            if changes.isEmpty { return true }
+            if changes.isEmpty || !shouldPublish { return true }
             let writer = MsgPackWriter()
             if changes.count == 1 {
                 writer.packState(status: changes[0].status, encodedValue: changes[0].value)
@@ -78,8 +84,9 @@ extension ControllerCore {
             for c in changes { writer.packItemState(key: c.key, status: c.status, encodedValue: c.value) }
             return publish(topic: "RAW", writer.bytes)
         }
-        state.publishAll = !published
+        if shouldPublish { state.publishAll = !published }
         // 4. Log entering and leaving the error state, once each.
+        guard shouldLog else { return }
         for (n, read) in reads.enumerated() {
             let target = targets[n]
             switch read {

@@ -23,8 +23,24 @@ struct VarStore: ~Copyable {
     var values: [String: MsgPackValue] = [:]
     /// Bumped on every change: the persister writes when it moved.
     private(set) var generation: UInt64 = 0
+    /// False until the persisted variables are loaded (after launch, from
+    /// the controller's thread). Until then the store holds the config
+    /// seeds, and every write (a bound frame, an action's `action_map`, a
+    /// macro step) is also logged in `preload`, to be replayed on top of
+    /// what is loaded: a live value is newer than a persisted one.
+    private(set) var loaded = false
+    /// Writes made before the load, in order; one entry per tag (a later
+    /// write of the same tag moves it to the end), so the log stays as
+    /// small as the set of tags written.
+    private var preload: [(tag: PLCTag, value: MsgPackValue)] = []
 
     mutating func touch() { generation &+= 1 }
+
+    private mutating func logPreload(_ tag: PLCTag, _ value: MsgPackValue) {
+        guard !loaded else { return }
+        preload.removeAll { $0.tag == tag }
+        preload.append((tag, value))
+    }
 
     func get(_ tag: PLCTag) throws(EAPIError) -> MsgPackValue {
         guard let value = values[tag.name] else { throw .notFound("variable \(tag.name)") }
@@ -62,6 +78,7 @@ struct VarStore: ~Copyable {
         case .whole:
             values[tag.name] = value
             touch()
+            logPreload(tag, value)
             return
         case .index:
             break
@@ -108,15 +125,37 @@ struct VarStore: ~Copyable {
         }
         values[tag.name] = .array(array)
         touch()
+        logPreload(tag, value)
     }
 
     mutating func destroy(_ name: String) throws(EAPIError) {
         guard values.removeValue(forKey: name) != nil else { throw .notFound("variable \(name)") }
         touch()
+        // Before the load only the methods destroy, and they answer
+        // NOT_READY then: nothing to log.
     }
 
-    /// Replaces every variable (a load from the registry).
+    /// Replaces every variable (the config seeds, at init).
     mutating func replaceAll(_ new: [String: MsgPackValue]) {
         values = new
+    }
+
+    /// The load: `persisted` (nil: none, the seeds stay) replaces the
+    /// variables, then the writes made before it are replayed on top.
+    /// Returns the generation the persisted values have (before the
+    /// replay: what is replayed is still to be written) and the replayed
+    /// writes that failed (the persisted value has another shape).
+    mutating func load(_ persisted: [String: MsgPackValue]?) -> (generation: UInt64, failed: [(PLCTag, EAPIError)]) {
+        let writes = preload
+        preload = []
+        loaded = true
+        if let persisted { values = persisted }
+        touch()
+        let base = generation
+        var failed: [(PLCTag, EAPIError)] = []
+        for write in writes {
+            do throws(EAPIError) { try set(write.tag, write.value) } catch { failed.append((write.tag, error)) }
+        }
+        return (base, failed)
     }
 }

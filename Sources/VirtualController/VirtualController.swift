@@ -12,10 +12,16 @@ import Synchronization
 ///
 /// Lifecycle: `init` (no bus) → `prepare` (bus; then ready) → `launch`
 /// (threads) → `terminate`. Every method but `test`, `info` and `stop`
-/// answers NOT_READY until `prepare` has finished; once `terminate` has
+/// answers NOT_READY until `prepare` has finished, and `var.*` until the
+/// variables are loaded (after launch, see `Worker`); once `terminate` has
 /// begun, writes answer NOT_READY and reads still work. Calls that may
 /// touch the host are counted in flight, and `terminate` waits for them,
 /// so the host sees no call from the library after `terminate` returns.
+///
+/// No lifecycle callback makes a bus call (RPC_CALL) or waits for a thread
+/// inside one, whatever `workers` is: on a one-thread launcher (EVA ICS
+/// 4.2, `workers` <= 1) such a call never returns. The one exception is
+/// noted in `terminate`.
 public final class VirtualController: Sendable {
     private enum Phase: UInt8 {
         case created = 0, preparing, ready, stopping, stopped
@@ -33,22 +39,54 @@ public final class VirtualController: Sendable {
     private let shutdownBudget: UInt64
     private let failMode: Bool
     private let reactToFail: Bool
+    /// What a stop or crash may lose, logged at prepare (nil: nothing to say).
+    private let persistenceWarning: String?
+    /// How long a `var.*` call made before the load waits for it before
+    /// answering NOT_READY (nanoseconds).
+    let variableLoadWait = Atomic<UInt64>(0)
 
     public init(initial: InitialPayload, host: any ServiceHost) throws(EAPIError) {
         let config = try ControllerConfig(initial.config)
         self.host = host
-        let core = ControllerCore(config: config, serviceID: initial.id, host: host)
+        let core = ControllerCore(config: config, serviceID: initial.id, host: host, dataPath: initial.dataPath)
         let engine = try ActionEngine(
             units: config.units, macros: config.macros, macroWorkers: config.macroWorkers,
             defaultWorkers: max(1, Int(initial.workers)), host: host, effects: ControllerEffects(core: core))
         core.addConfiguredUnits(engine.configuredUnits)
         self.core = core
         self.actions = engine
-        self.worker = Worker(core: core)
+        let multiThread = initial.workers >= 2
+        var persistInterval = config.persistInterval
+        if initial.dataPath.isEmpty, !multiThread {
+            // Neither the registry nor a journal can be written at a stop:
+            // only the write-throughs keep anything, so they cannot be off.
+            let effective = persistInterval > 0 ? persistInterval : Self.fallbackPersistInterval
+            persistenceWarning = "workers: \(initial.workers) and no data_path (user nobody): the registry cannot be "
+                + "written at a stop on a one-thread launcher, and there is no folder for a journal; a stop or a crash "
+                + "loses the variable changes of the last \(effective) s (persist_interval"
+                + (persistInterval > 0 ? ")" : " 0 cannot mean \"at stop only\" here: using \(effective) s)")
+                + "; run with workers: 2, or as a user with a data_path, to lose nothing at a stop"
+            persistInterval = effective
+        } else {
+            persistenceWarning = nil
+        }
+        self.worker = Worker(core: core, settings: Worker.Settings(
+            coreActive: initial.core.active, persistInterval: persistInterval,
+            // No journal to fall back on, and a registry call from the
+            // stop cannot hang a multi-thread launcher: see `terminate`.
+            finalRegistryWrite: initial.dataPath.isEmpty && multiThread,
+            stopWaitsForCalls: multiThread))
         shutdownBudget = MonotonicClock.nanoseconds(seconds: initial.timeout.shutdown)
         failMode = initial.failMode
         reactToFail = initial.reactToFail
+        // Long enough for one registry call that times out, not longer.
+        variableLoadWait.store(MonotonicClock.nanoseconds(seconds: min(2, initial.timeout.default + 0.5)),
+                               ordering: .relaxed)
     }
+
+    /// The write-through interval where `persist_interval` 0 ("at stop
+    /// only") cannot be honoured: the default.
+    static let fallbackPersistInterval = 5.0
 
     public static let info = ServiceInfo(
         author: "EVA ICS virtual controller (Swift FFI)",
@@ -89,7 +127,9 @@ public final class VirtualController: Sendable {
         let (swapped, _) = phase.compareExchange(
             expected: Phase.created.rawValue, desired: Phase.preparing.rawValue, ordering: .sequentiallyConsistent)
         guard swapped else { return }
-        core.loadVariables()
+        // The variables load after launch, from the controller's thread
+        // (a registry call here would hang a one-thread launcher).
+        if let persistenceWarning { host.log(.warn, persistenceWarning) }
         let topics = core.bindTopics
         if !topics.isEmpty {
             var attempts = 0
@@ -122,14 +162,27 @@ public final class VirtualController: Sendable {
         if ready { host.log(.info, "virtual controller ready") }
     }
 
-    /// Starts the controller's threads: the pull / persist worker and the
-    /// action engine.
+    /// Starts the controller's threads: the worker (variables, core wait,
+    /// pull, persistence) and the action engine. Waits for none of them.
     public func launch() throws(EAPIError) {
         guard currentPhase.rawValue < Phase.stopping.rawValue else { return }
         guard !launched.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        guard worker.start() else { throw EAPIError(.systemError, "cannot start the pull thread") }
+        guard worker.start() else { throw EAPIError(.systemError, "cannot start the controller thread") }
         actions.start()
+        worker.launchReturned()
     }
+
+    /// Loads the variables on the calling thread, as the worker does after
+    /// launch (tests that work on variables without launching).
+    func loadVariablesNow() {
+        _ = core.persistence.load(bus: worker.bus)
+    }
+
+    /// The controller's thread is inside a bus call (tests).
+    var isInBusCall: Bool { worker.bus.isInCall }
+
+    /// The worker has published every item's state (tests).
+    var fullStatePublished: Bool { worker.fullStatePublished.load(ordering: .sequentiallyConsistent) }
 
     /// Stops everything the library runs, persists the variables, and
     /// returns within `timeout.shutdown`. No host calls after it returns.
@@ -151,15 +204,21 @@ public final class VirtualController: Sendable {
             usleep(100)
         }
         actions.shutdown(deadline: start &+ budget / 10 * 7)
-        worker.stop()
-        if prepared.load(ordering: .sequentiallyConsistent) {
-            // The last chance to keep what was set: retry a busy registry
-            // while the budget lasts.
-            var attempts = 0
-            while !core.persistIfChanged(), attempts < 5, MonotonicClock.now() &+ 100_000_000 < start &+ budget {
-                attempts += 1
-                usleep(50_000)
-            }
+        // The worker ends; on a one-thread launcher it is not waited for
+        // while inside a bus call (that call returns only after this
+        // callback). The one bus call a stop may cause: with workers >= 2
+        // and no data_path the worker writes the registry once more before
+        // it ends, and this waits for it. A multi-thread launcher serves
+        // the call meanwhile, so it cannot hang; and there is no journal
+        // to write instead.
+        worker.stop(deadline: start &+ budget / 10 * 9)
+        // The journal (file I/O only): nothing set before the stop is lost
+        // where there is a data_path.
+        if core.persistence.close() {
+            host.log(.warn, "variable changes since the last write-through are not persisted: "
+                + (core.persistence.journal == nil
+                    ? "no data_path, and the registry cannot be written at a stop with workers: 1"
+                    : "the journal could not be written (see the error above)"))
         }
         phase.store(Phase.stopped.rawValue, ordering: .sequentiallyConsistent)
     }
@@ -178,6 +237,15 @@ public final class VirtualController: Sendable {
             return
         default:
             break
+        }
+        if method.isVariable, !core.persistence.isLoaded {
+            // Loaded from the worker right after launch: a call in between
+            // waits for it a little (a pool thread, never the launcher's),
+            // then answers NOT_READY.
+            guard currentPhase.rawValue >= Phase.ready.rawValue,
+                  core.persistence.waitLoaded(
+                    until: MonotonicClock.now() &+ variableLoadWait.load(ordering: .relaxed))
+            else { throw .notReady("the variables are not loaded yet") }
         }
         if method.isRead {
             // Reads never call the host: no in-flight count needed.
@@ -218,5 +286,15 @@ public final class VirtualController: Sendable {
         defer { inFlight.subtract(1, ordering: .sequentiallyConsistent) }
         guard currentPhase == .ready else { return }
         core.handleStateFrame(topic: topic, payload: payload)
+    }
+}
+
+extension Method {
+    /// The `var.*` methods: NOT_READY until the variables are loaded.
+    var isVariable: Bool {
+        switch self {
+        case .varGet, .varSet, .varSetBulk, .varDestroy, .varList: true
+        default: false
+        }
     }
 }

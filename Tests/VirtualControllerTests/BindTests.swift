@@ -93,6 +93,7 @@ import Testing
         let h = try ControllerHarness(config: Self.config, prepare: false)
         h.frame(topic: "ST/LOC/unit/plant/door", payload: state(1, "open"))
         try h.controller.prepare()
+        h.controller.loadVariablesNow()
         #expect(h.code("var.get", ["i": "door"]) == .notFound)
     }
 

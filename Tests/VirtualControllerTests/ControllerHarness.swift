@@ -15,29 +15,60 @@ final class ControllerHarness: Sendable {
     let controller: VirtualController
     let serviceID: String
 
-    /// Builds the controller; `prepare` (default) makes it ready.
+    /// Builds the controller; `prepare` (default) makes it ready, and then
+    /// `loadVariables` (default) loads the variables on this thread, as the
+    /// controller's thread does after launch (so tests of the methods need
+    /// not launch).
     init(config: MsgPackValue = [:], registry: [String: MsgPackValue] = [:], id: String = "test.virtual",
          failMode: Bool = false, reactToFail: Bool = false, shutdown: Double = 5,
-         registryError: EAPIError? = nil, prepare: Bool = true, logLevel: LogLevel = .trace) throws {
+         registryError: EAPIError? = nil, prepare: Bool = true, loadVariables: Bool = true,
+         logLevel: LogLevel = .trace, workers: Int64 = 2, dataPath: String = "", coreActive: Bool = true) throws {
         host = RecordingHost(logLevel: logLevel, registry: registry)
         if let registryError { host.state.withLock { $0.registryError = registryError } }
         serviceID = id
         controller = try VirtualController(
             initial: try Self.initial(config: config, id: id, failMode: failMode, reactToFail: reactToFail,
-                                      shutdown: shutdown),
+                                      shutdown: shutdown, workers: workers, dataPath: dataPath,
+                                      coreActive: coreActive),
             host: host)
-        if prepare { try controller.prepare() }
+        if prepare {
+            try self.prepare()
+            if loadVariables { controller.loadVariablesNow() }
+        }
     }
 
     static func initial(config: MsgPackValue, id: String = "test.virtual", failMode: Bool = false,
-                        reactToFail: Bool = false, shutdown: Double = 5) throws -> InitialPayload {
+                        reactToFail: Bool = false, shutdown: Double = 5, workers: Int64 = 2,
+                        dataPath: String = "", coreActive: Bool = true) throws -> InitialPayload {
         try InitialPayload([
             "version": 4, "id": .string(id), "system_name": "test", "command": "svc/eva-ffi",
             "timeout": ["startup": 5, "shutdown": .double(shutdown), "default": 2],
-            "core": ["log_level": 0, "active": true],
-            "config": config, "workers": 2, "user": "",
+            "core": ["log_level": 0, "active": .bool(coreActive)],
+            "config": config, "workers": .int(workers), "user": "", "data_path": .string(dataPath),
             "fail_mode": .bool(failMode), "react_to_fail": .bool(reactToFail),
         ])
+    }
+
+    // The lifecycle as the launcher drives it: the host knows which
+    // callback runs (to tell bus calls made inside one).
+    func prepare() throws {
+        host.setPhase(.prepare)
+        defer { host.setPhase(.idle) }
+        try controller.prepare()
+    }
+
+    func launch() throws {
+        host.setPhase(.launch)
+        defer { host.setPhase(.idle) }
+        try controller.launch()
+    }
+
+    /// IS_ACTIVE off, then `svc_terminate`, as the launcher stops.
+    func stop() {
+        host.state.withLock { $0.active = false }
+        host.setPhase(.terminate)
+        defer { host.setPhase(.idle) }
+        controller.terminate()
     }
 
     var registryKey: String { "eva/svc_data/\(serviceID)/vars" }
@@ -116,4 +147,15 @@ final class Locked<T: Sendable>: Sendable {
     init(_ value: T) { mutex = Guarded(value) }
     func callAsFunction<R>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
     var value: T { mutex.withLock { $0 } }
+}
+
+// A failed expectation reflects the values it names; the controller holds
+// noncopyable stores that reflection cannot copy (it traps). Shown as
+// leaves instead.
+extension ControllerHarness: CustomReflectable {
+    var customMirror: Mirror { Mirror(self, children: [:]) }
+}
+
+extension VirtualController: CustomReflectable {
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 }

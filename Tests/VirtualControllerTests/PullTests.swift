@@ -19,24 +19,34 @@ import Testing
 
     func rawFrames(_ h: ControllerHarness) -> [RecordingHost.Frame] { h.host.frames(prefix: "RAW") }
 
-    @Test func firstCyclePublishesEveryMappedItemInOneBulkFrame() throws {
+    /// A bulk RAW payload's entries by OID (the item order is `list`'s).
+    static func byOID(_ payload: MsgPackValue?) -> [String: MsgPackValue] {
+        var out: [String: MsgPackValue] = [:]
+        for entry in payload?.arrayValue ?? [] {
+            if let oid = entry["oid"]?.stringValue { out[oid] = entry }
+        }
+        return out
+    }
+
+    @Test func theFullStateCarriesEveryPulledItemInOneBulkFrame() throws {
         let h = try ControllerHarness(config: Self.config())
         try h.controller.launch()
         defer { h.controller.terminate() }
         #expect(waitUntil { !rawFrames(h).isEmpty })
         let first = try #require(rawFrames(h).first)
         #expect(first.topic == "RAW")
-        #expect(first.payload == [
-            ["oid": "sensor:t/temp", "status": 1, "value": 20.5],
-            ["oid": "sensor:t/hum", "status": 1, "value": 45],
-            ["oid": "lvar:t/state", "status": 1, "value": "on"],
+        #expect(first.payload?.arrayValue?.count == 3)
+        #expect(Self.byOID(first.payload) == [
+            "sensor:t/temp": ["oid": "sensor:t/temp", "status": 1, "value": 20.5],
+            "sensor:t/hum": ["oid": "sensor:t/hum", "status": 1, "value": 45],
+            "lvar:t/state": ["oid": "lvar:t/state", "status": 1, "value": "on"],
         ])
         #expect(try h.get("sensor:t/hum") == ["oid": "sensor:t/hum", "status": 1, "value": 45])
     }
 
-    @Test func firstCyclePublishesEvenUnchangedItems() throws {
-        // The variable holds nil: the mapped item's state (1, nil) does not
-        // change, and the first cycle still announces it.
+    @Test func aPulledItemThatNeverChangesIsAnnouncedByTheFullState() throws {
+        // The variable holds nil: the mapped item's state (1, nil) never
+        // changes, and the full state still announces it, once.
         let h = try ControllerHarness(config: [
             "pull": [["var": "n", "map": [["oid": "sensor:t/n"]]]], "pull_interval": .double(Self.interval),
             "vars": ["n": nil],
@@ -45,8 +55,8 @@ import Testing
         defer { h.controller.terminate() }
         #expect(waitUntil { !rawFrames(h).isEmpty })
         sleepSeconds(Self.interval * 5)
-        #expect(rawFrames(h).map(\.topic) == ["RAW/sensor/t/n"])
-        #expect(rawFrames(h).first?.payload == ["status": 1, "value": nil])
+        #expect(rawFrames(h).map(\.topic) == ["RAW"])
+        #expect(rawFrames(h).first?.payload == [["oid": "sensor:t/n", "status": 1, "value": nil]])
     }
 
     @Test func laterCyclesPublishOnlyChanges() throws {
@@ -159,11 +169,13 @@ import Testing
         #expect(h.host.frames.count == count)
     }
 
-    @Test func noPullConfiguredPublishesNothing() throws {
+    @Test func noPullConfiguredPublishesOnlyTheFullState() throws {
         let h = try ControllerHarness(config: ["items": ["sensor:a"], "pull_interval": .double(Self.interval)])
         try h.controller.launch()
+        #expect(waitUntil { h.controller.fullStatePublished })
         sleepSeconds(Self.interval * 5)
         h.controller.terminate()
-        #expect(rawFrames(h).isEmpty)
+        #expect(rawFrames(h).map(\.topic) == ["RAW"])
+        #expect(rawFrames(h).first?.payload == [["oid": "sensor:a", "status": 1, "value": nil]])
     }
 }

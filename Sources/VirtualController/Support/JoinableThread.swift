@@ -31,4 +31,8 @@ public final class JoinableThread: Sendable {
     }
 
     public func join() { pthread_join(thread, nil) }
+
+    /// Gives up waiting for the thread: it frees itself when it ends. For a
+    /// thread blocked where `svc_terminate` must not wait (see `Worker`).
+    public func detach() { pthread_detach(thread) }
 }

@@ -12,6 +12,12 @@ import VirtualController
 /// (`eva.registry` key_get/key_set/key_delete, `eva.core` test). Faults can
 /// be switched on per op.
 final class RecordingHost: ServiceHost {
+    /// Where the launcher is: inside a lifecycle callback or not.
+    enum Phase: String, Sendable {
+        case idle, prepare, launch, terminate
+        var isLifecycle: Bool { self != .idle }
+    }
+
     struct Frame: Sendable {
         let topic: String
         let payload: MsgPackValue?
@@ -22,8 +28,20 @@ final class RecordingHost: ServiceHost {
         var subscriptions: [String] = []
         var logs: [(LogLevel, String)] = []
         var registry: [String: MsgPackValue] = [:]
-        var calls: [(target: String, method: String)] = []
+        /// Every bus call, with the lifecycle phase it was made in.
+        var calls: [(target: String, method: String, phase: Phase)] = []
+        /// The lifecycle callback running now (set by the test, as the
+        /// launcher would be inside it).
+        var phase: Phase = .idle
         var active = true
+        /// What `eva.core test` answers: `active` for the first
+        /// `coreInactiveTests` calls is false (then true); nil: no answer.
+        var coreInactiveTests = 0
+        var coreAnswers = true
+        /// A `key_get` of the registry waits while this is true.
+        var registryGetHeld = false
+        /// A `key_set` of the registry waits while this is true.
+        var registrySetHeld = false
         var terminateRequested = false
         /// Publishes that answer BUSY before one goes through.
         var busyPublishes = 0
@@ -70,11 +88,19 @@ final class RecordingHost: ServiceHost {
 
     func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
         let p = try params.map { (b: [UInt8]) throws(EAPIError) in try MsgPackValue(decoding: b) }
+        if target == "eva.registry", method == "key_get" {
+            while state.withLock({ $0.registryGetHeld }) { sleepSeconds(0.001) }
+        }
+        if target == "eva.registry", method == "key_set" {
+            while state.withLock({ $0.registrySetHeld }) { sleepSeconds(0.001) }
+        }
         let result: Result<MsgPackValue?, EAPIError> = state.withLock { s in
-            s.calls.append((target, method))
+            s.calls.append((target, method, s.phase))
             switch (target, method) {
             case ("eva.core", "test"):
-                return .success(["active": .bool(s.active)])
+                guard s.coreAnswers else { return .failure(EAPIError(.timeout)) }
+                let tests = s.calls.filter { $0.target == "eva.core" && $0.method == "test" }.count
+                return .success(["active": .bool(tests > s.coreInactiveTests)])
             case ("eva.registry", _):
                 if let e = s.registryError { return .failure(e) }
                 guard let key = p?["key"]?.stringValue else { return .failure(.invalidParams("key")) }
@@ -111,4 +137,9 @@ final class RecordingHost: ServiceHost {
     var logs: [(LogLevel, String)] { state.withLock { $0.logs } }
     var registry: [String: MsgPackValue] { state.withLock { $0.registry } }
     func clearFrames() { state.withLock { $0.frames.removeAll() } }
+    /// Bus calls made while a lifecycle callback ran.
+    var lifecycleCalls: [String] {
+        state.withLock { $0.calls.filter { $0.phase.isLifecycle }.map { "\($0.target) \($0.method) in \($0.phase)" } }
+    }
+    func setPhase(_ phase: Phase) { state.withLock { $0.phase = phase } }
 }
