@@ -8,10 +8,6 @@ final class ControllerService: FFIService {
     let controller: VirtualController
 
     init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
-        // The controller still reads and writes the registry inside
-        // svc_prepare / svc_terminate (moving that off the launcher's thread
-        // is the `runtime` branch's work): warn instead of refusing until then.
-        host.hangingCallPolicy = .warn
         controller = try VirtualController(initial: initial, host: host)
     }
 

@@ -10,7 +10,6 @@ public final class FuzzControllerService: FFIService {
     let controller: VirtualController
 
     public init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
-        host.hangingCallPolicy = .warn  // as ControllerService does
         controller = try VirtualController(initial: initial, host: host)
     }
 
