@@ -298,7 +298,8 @@ public final class FFIHost: ServiceHost {
             // Bus logging is muted until the launcher connects the bus.
             writeStandardError("[\(level)] \(message)\n")
         case .connected:
-            _ = opWithScratch(code) { Self.appendUTF8(message, $0) }
+            // NUL-terminated, as the ABI text asks (the launcher drops one trailing NUL)
+            _ = opWithScratch(code) { Self.appendUTF8(message, $0); $0.packRaw(Self.nul) }
         case .closed:
             return
         }
@@ -310,7 +311,7 @@ public final class FFIHost: ServiceHost {
 
     /// Asks the launcher to log `message` as critical and end the process.
     public func panic(_ message: String) {
-        _ = opWithScratch(FFIOp.poc) { Self.appendUTF8(message, $0) }
+        _ = opWithScratch(FFIOp.poc) { Self.appendUTF8(message, $0); $0.packRaw(Self.nul) }
     }
 }
 
