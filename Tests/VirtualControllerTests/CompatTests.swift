@@ -161,8 +161,16 @@ import Testing
     static func uuid(_ n: UInt8) -> MsgPackValue { .binary([0xC0] + Array(repeating: 0, count: 14) + [n]) }
 
     /// (topic, status) of every frame, ACT status or RAW state status.
+    /// Launches, then waits for the full-state publication (one bulk RAW
+    /// once the core is active), so what follows is the test's own events.
+    static func launchSettled(_ h: ControllerHarness) throws {
+        try h.controller.launch()
+        #expect(waitUntil { h.host.frames.contains { $0.topic == "RAW" } })
+    }
+
+    /// Per-item events as "topic status"; the bulk full state is left out.
     static func trace(_ h: ControllerHarness) -> [String] {
-        h.host.frames.map { f in
+        h.host.frames.filter { $0.topic != "RAW" }.map { f in
             let s = f.payload?["status"]?.int64Value.map { "\($0)" } ?? "-"
             return "\(f.topic) \(s)"
         }
@@ -236,12 +244,12 @@ import Testing
             "action_map": ["unit:t/fast": ["var": "pos"]],
         ])
         h.host.state.withLock { $0.slowPendingMicroseconds = 30_000 }
-        try h.controller.launch()
+        try Self.launchSettled(h)
         defer { h.controller.terminate() }
         for n in UInt8(1)...3 {
-            let before = h.host.frames.count
+            let before = Self.trace(h).count
             try h.call("action", ["uuid": Self.uuid(n), "i": "unit:t/fast", "params": ["value": .int(Int64(n))]])
-            #expect(waitUntil { h.host.frames.count - before >= 4 })
+            #expect(waitUntil { Self.trace(h).count - before >= 4 })
             let trace = Array(Self.trace(h).dropFirst(before))
             #expect(trace == ["ACT/unit/t/fast 2", "ACT/unit/t/fast 8", "RAW/unit/t/fast 1", "ACT/unit/t/fast 15"])
         }
@@ -256,7 +264,7 @@ import Testing
                                                 ["action": ["i": "unit:t/fast", "value": 2]]]]],
         ])
         h.host.state.withLock { $0.slowPendingMicroseconds = 30_000 }
-        try h.controller.launch()
+        try Self.launchSettled(h)
         defer { h.controller.terminate() }
         try h.call("run", ["uuid": Self.uuid(1), "i": "lmacro:t/m"])
         #expect(waitUntil { Self.trace(h).contains("ACT/lmacro/t/m 15") })
@@ -277,7 +285,7 @@ import Testing
     @Test func killWhilePendingIsPublishedCancelsTheAction() throws {
         let h = try ControllerHarness(config: ["units": ["unit:t/k": ["action_time": 0]]])
         h.host.state.withLock { $0.slowPendingMicroseconds = 300_000 }
-        try h.controller.launch()
+        try Self.launchSettled(h)
         defer { h.controller.terminate() }
         let code = Locked<EAPIErrorCode?>(.other)
         let caller = try #require(JoinableThread {
