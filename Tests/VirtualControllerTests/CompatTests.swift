@@ -304,7 +304,7 @@ import Testing
 
     @Test func aRunningActionPastItsTimeoutFailsWithActionTimeout() throws {
         let h = try ControllerHarness(config: ["units": ["unit:t/slow": ["action_time": 10]]])
-        try h.controller.launch()
+        try Self.launchSettled(h)
         defer { h.controller.terminate() }
         try h.call("action", ["uuid": Self.uuid(1), "i": "unit:t/slow", "timeout": 50_000,
                               "params": ["value": 1]])
