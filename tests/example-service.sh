@@ -40,7 +40,8 @@ for step in "init:" "prepare:" "launch:" "terminate:"; do
     if grep -q "\] $step" "$LOGS/script-hello.err"; then echo "PASS hello/log/$step"
     else echo "FAIL hello/log/$step: no log line"; fi
 done
-# the exports file is copied, never edited: every copy matches mk/FFIExports.swift
+# the exports file is used unchanged: in this repository the controller and the
+# example link to mk/FFIExports.swift (a service elsewhere copies it)
 for copy in $E/FFIExports.swift Sources/EvaVirtualController/FFIExports.swift; do
     if cmp -s mk/FFIExports.swift "$copy"; then echo "PASS exports-copy/$copy"
     else echo "FAIL exports-copy/$copy: differs from mk/FFIExports.swift"; fi
