@@ -192,12 +192,12 @@ final class VariablePersistence: Sendable {
             chosen = map
             source = registryKey
         } else if case .some(.none) = registry {
-            source = "nowhere (none persisted yet): using the configured ones"
+            source = "none persisted yet"
         } else if let fromJournal {
             chosen = fromJournal.vars
             source = "the journal (snapshot \(fromJournal.sequence); the registry could not be read)"
         } else {
-            source = "nowhere: using the configured ones"
+            source = "neither the registry nor the journal could be read"
         }
         if let registryError {
             host.log(.error, "cannot read variables from \(registryKey): \(registryError); using "
@@ -215,7 +215,11 @@ final class VariablePersistence: Sendable {
         for (tag, error) in failed {
             host.log(.warn, "a write made before the load (\(tag)) does not fit the loaded variables: \(error)")
         }
-        host.log(.info, "loaded \(chosen?.count ?? 0) variable(s) from \(source)")
+        if let chosen {
+            host.log(.info, "loaded \(chosen.count) variable(s) from \(source)")
+        } else {
+            host.log(.info, "no persisted variables (\(source)): using the configured ones")
+        }
         loadedSignal.withLock {
             loadedFlag.store(true, ordering: .sequentiallyConsistent)
             loadedSignal.broadcast()
