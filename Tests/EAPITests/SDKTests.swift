@@ -131,6 +131,46 @@ func actionPayload(uuid: MsgPackValue = .binary(uuid16), i: String = "unit:tests
     }
 }
 
+@Suite struct ActionEventTests {
+    /// The piece an action engine of its own publishes with: the encoding
+    /// ActionTracker uses, into the caller's writer, retried on BUSY.
+    @Test func publishActionEventEncodesAndRetries() throws {
+        let host = SDKHost()
+        host.state.withLock { $0.busyPublishes = 2 }
+        let writer = MsgPackWriter()
+        let event = ActionEvent(status: .failed, err: "no", exitcode: 1)
+        let bytes: [UInt8] = Array(0..<16)
+        try bytes.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in
+            try host.publishActionEvent(event, uuid: b, topic: "ACT/unit/a/b", retry: BusyRetry(), writer: writer)
+        }
+        #expect(host.state.withLock { $0.publishAttempts } == 3)
+        #expect(host.frames.map(\.topic) == ["ACT/unit/a/b"])
+        #expect(host.frames.first?.payload
+            == ["uuid": .binary(bytes), "status": 0x80, "err": "no", "exitcode": 1])
+        #expect("\(ActionStatus.terminated)" == "terminated")
+    }
+
+    /// A deadline set while a retry runs ends it (a service's stop).
+    @Test func retryDeadlineEndsARetryInProgress() throws {
+        let host = SDKHost()
+        host.state.withLock { $0.alwaysBusy = true }
+        let deadline = RetryDeadline()
+        let retry = BusyRetry(giveUpAfter: .infinity, deadline: deadline)
+        let threads = ServiceThreads()
+        let result = Mutex<EAPIError?>(nil)
+        try threads.spawn {
+            do throws(EAPIError) {
+                try retry.run { () throws(EAPIError) in try host.publish(topic: "T", value: 1) }
+            } catch { result.withLock { $0 = error } }
+        }
+        while host.state.withLock({ $0.publishAttempts }) < 3 { _ = StopFlag().sleep(0.001) }
+        #expect(result.withLock { $0 } == nil)  // still retrying: no limit yet
+        deadline.set(secondsFromNow: 0.02)
+        #expect(threads.joinAll(timeout: 10))
+        #expect(result.withLock { $0 } == EAPIError.busy())
+    }
+}
+
 @Suite struct RawStateTests {
     @Test func singleAndBulkEncoding() throws {
         let host = SDKHost()

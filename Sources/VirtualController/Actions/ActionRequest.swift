@@ -60,6 +60,14 @@ struct ActionUUID: Hashable, Sendable, CustomStringConvertible {
         return ActionUUID(hi: h, lo: l)
     }
 
+    /// The 16 bytes, big-endian, into `buffer` (16 bytes long).
+    func store(into buffer: UnsafeMutableRawBufferPointer) {
+        for i in 0..<8 {
+            buffer[i] = UInt8(truncatingIfNeeded: hi >> (56 - 8 * UInt64(i)))
+            buffer[8 + i] = UInt8(truncatingIfNeeded: lo >> (56 - 8 * UInt64(i)))
+        }
+    }
+
     var bytes: [UInt8] {
         var b = [UInt8](repeating: 0, count: 16)
         for i in 0..<8 {
