@@ -161,8 +161,10 @@ import Testing
     static func uuid(_ n: UInt8) -> MsgPackValue { .binary([0xC0] + Array(repeating: 0, count: 14) + [n]) }
 
     /// (topic, status) of every frame, ACT status or RAW state status.
+    /// Topic and status of every frame but the full state (a bulk `RAW`,
+    /// published once after launch, see LifecycleTests).
     static func trace(_ h: ControllerHarness) -> [String] {
-        h.host.frames.map { f in
+        h.host.frames.filter { $0.topic != "RAW" }.map { f in
             let s = f.payload?["status"]?.int64Value.map { "\($0)" } ?? "-"
             return "\(f.topic) \(s)"
         }
@@ -237,11 +239,13 @@ import Testing
         ])
         h.host.state.withLock { $0.slowPendingMicroseconds = 30_000 }
         try h.controller.launch()
+        // The full state (one bulk RAW, right after launch) out of the way.
+        #expect(waitUntil { h.controller.fullStatePublished })
         defer { h.controller.terminate() }
         for n in UInt8(1)...3 {
-            let before = h.host.frames.count
+            let before = Self.trace(h).count
             try h.call("action", ["uuid": Self.uuid(n), "i": "unit:t/fast", "params": ["value": .int(Int64(n))]])
-            #expect(waitUntil { h.host.frames.count - before >= 4 })
+            #expect(waitUntil { Self.trace(h).count - before >= 4 })
             let trace = Array(Self.trace(h).dropFirst(before))
             #expect(trace == ["ACT/unit/t/fast 2", "ACT/unit/t/fast 8", "RAW/unit/t/fast 1", "ACT/unit/t/fast 15"])
         }
@@ -257,6 +261,8 @@ import Testing
         ])
         h.host.state.withLock { $0.slowPendingMicroseconds = 30_000 }
         try h.controller.launch()
+        // The full state (one bulk RAW, right after launch) out of the way.
+        #expect(waitUntil { h.controller.fullStatePublished })
         defer { h.controller.terminate() }
         try h.call("run", ["uuid": Self.uuid(1), "i": "lmacro:t/m"])
         #expect(waitUntil { Self.trace(h).contains("ACT/lmacro/t/m 15") })
@@ -278,6 +284,8 @@ import Testing
         let h = try ControllerHarness(config: ["units": ["unit:t/k": ["action_time": 0]]])
         h.host.state.withLock { $0.slowPendingMicroseconds = 300_000 }
         try h.controller.launch()
+        // The full state (one bulk RAW, right after launch) out of the way.
+        #expect(waitUntil { h.controller.fullStatePublished })
         defer { h.controller.terminate() }
         let code = Locked<EAPIErrorCode?>(.other)
         let caller = try #require(JoinableThread {
@@ -297,6 +305,8 @@ import Testing
     @Test func aRunningActionPastItsTimeoutFailsWithActionTimeout() throws {
         let h = try ControllerHarness(config: ["units": ["unit:t/slow": ["action_time": 10]]])
         try h.controller.launch()
+        // The full state (one bulk RAW, right after launch) out of the way.
+        #expect(waitUntil { h.controller.fullStatePublished })
         defer { h.controller.terminate() }
         try h.call("action", ["uuid": Self.uuid(1), "i": "unit:t/slow", "timeout": 50_000,
                               "params": ["value": 1]])
