@@ -32,7 +32,7 @@ extension ControllerCore {
                 }
             }
             do throws(EAPIError) {
-                try BusyRetry(initialPause: 0.0004, maxPause: 0.0064, giveUpAfter: 0.02).run { () throws(EAPIError) in
+                try Self.rawRetry.run { () throws(EAPIError) in
                     try host.publishRawStates(states)
                 }
                 return true
