@@ -26,22 +26,34 @@ public struct BusyRetry: Sendable {
     public static let never = BusyRetry(giveUpAfter: 0)
 
     /// Runs `attempt` until it does not fail with BUSY / BUS_BUSY, or the
-    /// retry is given up (then the last BUSY error is thrown).
+    /// retry is given up (then the last BUSY error is thrown). The first try
+    /// is inlined into the caller: a publish that goes out costs no more
+    /// than the publish itself (the hot paths of a controller use this).
+    @inlinable
     public func run(_ attempt: () throws(EAPIError) -> Void) throws(EAPIError) {
+        do throws(EAPIError) {
+            return try attempt()
+        } catch {
+            try retry(after: error, attempt)
+        }
+    }
+
+    /// The tries after a first one failed with `first`.
+    @usableFromInline
+    func retry(after first: EAPIError, _ attempt: () throws(EAPIError) -> Void) throws(EAPIError) {
+        var error = first
         var pause = initialPause
-        // Read the clock only once a try failed: the usual publish pays nothing.
-        var giveUpAt: Double?
+        let giveUpAt = monotonicSeconds() + giveUpAfter
         while true {
+            guard error.code == .busy || error.code == .busBusy else { throw error }
+            let left = min(giveUpAt - monotonicSeconds(), deadline?.secondsLeft ?? .infinity)
+            if left <= 0 || stop?.isRaised == true { throw error }
+            if let stop { _ = stop.sleep(min(pause, left)) } else { sleepSeconds(min(pause, left)) }
+            pause = min(pause * 2, maxPause)
             do throws(EAPIError) {
                 return try attempt()
-            } catch {
-                guard error.code == .busy || error.code == .busBusy else { throw error }
-                let now = monotonicSeconds()
-                if giveUpAt == nil { giveUpAt = now + giveUpAfter }
-                let left = min(giveUpAt! - now, deadline?.secondsLeft ?? .infinity)
-                if left <= 0 || stop?.isRaised == true { throw error }
-                if let stop { _ = stop.sleep(min(pause, left)) } else { sleepSeconds(min(pause, left)) }
-                pause = min(pause * 2, maxPause)
+            } catch let next {
+                error = next
             }
         }
     }
