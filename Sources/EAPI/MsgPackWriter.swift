@@ -67,6 +67,12 @@ public final class MsgPackWriter {
         if !b.isEmpty { b.withUnsafeBytes { _ = msgpack_pack_bin_body(packer, $0.baseAddress, $0.count) } }
     }
 
+    /// A bin whose bytes are already at hand.
+    public func packBinary(_ b: UnsafeRawBufferPointer) {
+        msgpack_pack_bin(packer, b.count)
+        if b.count > 0 { _ = msgpack_pack_bin_body(packer, b.baseAddress, b.count) }
+    }
+
     public func packArrayHeader(_ n: Int) { msgpack_pack_array(packer, n) }
     public func packMapHeader(_ n: Int) { msgpack_pack_map(packer, n) }
 

@@ -14,8 +14,8 @@ import Synchronization
 /// off before it calls `svc_terminate`: checked right before each call, it
 /// narrows the window in which a call could still start to microseconds.
 final class BusGate: Sendable {
-    enum Outcome {
-        case reply([UInt8]?)
+    enum Outcome<Reply> {
+        case reply(Reply)
         case failed(EAPIError)
         /// Not made: the controller is stopping.
         case skipped
@@ -47,7 +47,13 @@ final class BusGate: Sendable {
         }
     }
 
-    func call(target: String, method: String, params: [UInt8]?) -> Outcome {
+    func call(target: String, method: String, params: [UInt8]?) -> Outcome<[UInt8]?> {
+        perform { host throws(EAPIError) in try host.call(target: target, method: method, params: params) }
+    }
+
+    /// Makes one bus call through the gate: `body` calls the host (an SDK
+    /// call such as `coreActive()`, or a raw RPC call).
+    func perform<Reply>(_ body: (any ServiceHost) throws(EAPIError) -> Reply) -> Outcome<Reply> {
         let started: Bool = signal.withLock {
             guard !isStopping else { return false }
             inCallFlag.store(true, ordering: .sequentiallyConsistent)
@@ -61,9 +67,9 @@ final class BusGate: Sendable {
             }
         }
         guard host.isActive else { return .skipped }
-        let outcome: Outcome
-        do {
-            outcome = .reply(try host.call(target: target, method: method, params: params))
+        let outcome: Outcome<Reply>
+        do throws(EAPIError) {
+            outcome = .reply(try body(host))
         } catch {
             outcome = .failed(error)
         }

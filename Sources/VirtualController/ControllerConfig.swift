@@ -13,12 +13,13 @@ struct PullTarget: Sendable {
 
 /// `initial.config`, checked. Every key is optional; an unknown key is an
 /// error, as the shipped controller refuses unknown fields.
+///
+/// Decoded with the SDK's typed config decoding (`MsgPackValueDecoder`,
+/// unknown keys refused at every level): type errors and unknown keys are
+/// INVALID_PARAMS naming the key path (`config.pull[0].map[1].idx must be an
+/// integer`); the rules a type cannot say (ranges, tags that set, unit
+/// kinds) are checked here, naming the key the same way.
 struct ControllerConfig: Sendable {
-    static let keys: Set<String> = [
-        "items", "auto_create", "pull", "pull_interval", "action_map", "vars", "units", "macros",
-        "bind", "macro_workers", "persist_interval",
-    ]
-
     var items: [OID] = []
     var autoCreate = false
     var pull: [PullTarget] = []
@@ -27,6 +28,8 @@ struct ControllerConfig: Sendable {
     var actionMap: [OID: PLCTag] = [:]
     /// Initial variables, after applying the configured tags in order.
     var seedVars: [String: MsgPackValue] = [:]
+    /// `units`, `macros`, `macro_workers`, as given: the action engine
+    /// decodes them (`ActionConfig`).
     var units: MsgPackValue?
     var macros: MsgPackValue?
     var macroWorkers: MsgPackValue?
@@ -40,80 +43,51 @@ struct ControllerConfig: Sendable {
     init() {}
 
     init(_ raw: MsgPackValue) throws(EAPIError) {
-        guard case .map(let map) = raw else { throw .invalidParams("config must be a map") }
-        for entry in map.entries {
-            guard case .string(let key) = entry.key, Self.keys.contains(key) else {
-                throw .invalidParams("unknown config key: \(Self.describe(entry.key))")
+        // nil: no config (the launcher sends {} then)
+        let file = raw.isNil ? ConfigFile()
+            : try MsgPackValueDecoder(unknownKeys: .refuse).decode(ConfigFile.self, from: raw, root: "config")
+        var seen = Set<OID>()
+        for oid in file.items ?? [] where seen.insert(oid).inserted { items.append(oid) }
+        autoCreate = file.auto_create ?? false
+        for (n, entry) in (file.pull ?? []).enumerated() {
+            for (m, mapping) in (entry.map ?? []).enumerated() {
+                var idx: Int?
+                if let i = mapping.idx {
+                    guard i >= 0, i <= PLCTag.maxIndex else {
+                        throw .invalidParams("config.pull[\(n)].map[\(m)].idx must be an integer 0...\(PLCTag.maxIndex)")
+                    }
+                    idx = i
+                }
+                pull.append(PullTarget(oid: mapping.oid, variable: entry.var.text, tag: entry.var.tag, idx: idx))
             }
         }
-        func present(_ key: String) -> MsgPackValue? {
-            guard let v = map[key], !v.isNil else { return nil }
-            return v
-        }
-
-        if let v = present("items") {
-            guard case .array(let list) = v else { throw .invalidParams("config.items must be a list of OIDs") }
-            var seen = Set<OID>()
-            for (n, element) in list.enumerated() {
-                let oid = try Self.oid(element, "config.items[\(n)]")
-                if seen.insert(oid).inserted { items.append(oid) }
-            }
-        }
-        if let v = present("auto_create") {
-            guard let b = v.boolValue else { throw .invalidParams("config.auto_create must be a bool") }
-            autoCreate = b
-        }
-        if let v = present("pull") { pull = try Self.pull(v) }
-        if let v = present("pull_interval") {
-            guard let f = v.doubleValue, f.isFinite, f > 0 else {
-                throw .invalidParams("config.pull_interval must be a number of seconds > 0")
-            }
+        if let f = file.pull_interval {
+            guard f.isFinite, f > 0 else { throw .invalidParams("config.pull_interval must be a number of seconds > 0") }
             pullInterval = f
         }
-        if let v = present("action_map") {
-            guard case .map(let m) = v else { throw .invalidParams("config.action_map must be a map OID → {var}") }
-            for entry in m.entries {
-                let oid = try Self.oid(entry.key, "config.action_map key")
-                let ctx = "config.action_map.\(oid)"
-                guard case .map(let target) = entry.value else { throw .invalidParams("\(ctx) must be a map {var}") }
-                try Self.onlyKeys(target, ["var"], ctx)
-                guard let name = target["var"]?.stringValue else { throw .invalidParams("\(ctx).var must be a string") }
-                actionMap[oid] = try Self.tag(name, "\(ctx).var")
-            }
-        }
-        if let v = present("vars") {
-            guard case .map(let m) = v else { throw .invalidParams("config.vars must be a map tag → value") }
+        for (oid, target) in file.action_map?.entries ?? [] { actionMap[oid] = target.var.tag }
+        if let vars = file.vars {
             var store = VarStore()
-            for entry in m.entries {
-                guard case .string(let text) = entry.key else {
-                    throw .invalidParams("config.vars: a key is not a string: \(Self.describe(entry.key))")
-                }
-                let tag = try Self.tag(text, "config.vars")
-                do { try store.set(tag, entry.value) } catch {
-                    throw EAPIError(rawCode: EAPIErrorCode.invalidParams.rawValue, "config.vars.\(text): \(error.message)")
+            for (tag, value) in vars.entries {
+                do { try store.set(tag.tag, value) } catch {
+                    throw EAPIError(rawCode: EAPIErrorCode.invalidParams.rawValue, "config.vars.\(tag.text): \(error.message)")
                 }
             }
             seedVars = store.values
         }
-        units = present("units")
-        macros = present("macros")
-        macroWorkers = present("macro_workers")
-        if let v = present("bind") {
-            guard case .map(let m) = v else { throw .invalidParams("config.bind must be a map tag → OID") }
+        units = file.units
+        macros = file.macros
+        macroWorkers = file.macro_workers
+        if let entries = file.bind?.entries {
             var oids = Set<OID>()
-            for entry in m.entries {
-                guard case .string(let text) = entry.key else {
-                    throw .invalidParams("config.bind: a key is not a string: \(Self.describe(entry.key))")
-                }
-                let tag = try Self.tag(text, "config.bind")
-                let oid = try Self.oid(entry.value, "config.bind.\(text)")
-                bind[oid.path, default: []].append(tag)
+            for (tag, oid) in entries {
+                bind[oid.path, default: []].append(tag.tag)
                 oids.insert(oid)
             }
             boundOIDs = oids.sorted { ItemStore.precedes(Array($0.description.utf8), Array($1.description.utf8)) }
         }
-        if let v = present("persist_interval") {
-            guard let f = v.doubleValue, f.isFinite, f >= 0 else {
+        if let f = file.persist_interval {
+            guard f.isFinite, f >= 0 else {
                 throw .invalidParams("config.persist_interval must be a number of seconds >= 0")
             }
             persistInterval = f
@@ -128,61 +102,55 @@ struct ControllerConfig: Sendable {
         return out
     }
 
-    private static func pull(_ v: MsgPackValue) throws(EAPIError) -> [PullTarget] {
-        guard case .array(let list) = v else { throw .invalidParams("config.pull must be a list of {var, map}") }
-        var targets: [PullTarget] = []
-        for (n, element) in list.enumerated() {
-            let ctx = "config.pull[\(n)]"
-            guard case .map(let entry) = element else { throw .invalidParams("\(ctx) must be a map {var, map}") }
-            try onlyKeys(entry, ["var", "map"], ctx)
-            guard let name = entry["var"]?.stringValue else { throw .invalidParams("\(ctx).var must be a string") }
-            let tag = try Self.tag(name, "\(ctx).var")
-            // `map` may be left out (nothing to copy), as the shipped controller allows.
-            var maps: [MsgPackValue] = []
-            if let m = entry["map"], !m.isNil {
-                guard case .array(let list) = m else { throw .invalidParams("\(ctx).map must be a list of {oid, idx?}") }
-                maps = list
-            }
-            for (m, mapping) in maps.enumerated() {
-                let mctx = "\(ctx).map[\(m)]"
-                guard case .map(let fields) = mapping else { throw .invalidParams("\(mctx) must be a map {oid, idx?}") }
-                try onlyKeys(fields, ["oid", "idx"], mctx)
-                guard let raw = fields["oid"] else { throw .invalidParams("\(mctx).oid is required") }
-                let oid = try Self.oid(raw, "\(mctx).oid")
-                var idx: Int?
-                if let i = fields["idx"], !i.isNil {
-                    guard let n = i.int64Value, n >= 0, n <= Int64(PLCTag.maxIndex) else {
-                        throw .invalidParams("\(mctx).idx must be an integer 0...\(PLCTag.maxIndex)")
-                    }
-                    idx = Int(n)
-                }
-                targets.append(PullTarget(oid: oid, variable: name, tag: tag, idx: idx))
-            }
-        }
-        return targets
-    }
-
-    private static func oid(_ v: MsgPackValue, _ ctx: String) throws(EAPIError) -> OID {
-        guard let text = v.stringValue else { throw .invalidParams("\(ctx) must be an OID string") }
-        guard let oid = OID(text) else { throw .invalidParams("\(ctx): invalid OID \"\(text)\"") }
-        return oid
-    }
-
-    private static func tag(_ text: String, _ ctx: String) throws(EAPIError) -> PLCTag {
-        guard let tag = PLCTag.parse(text) else { throw .invalidParams("\(ctx): malformed tag \"\(text)\"") }
-        return tag
-    }
-
-    private static func onlyKeys(_ map: MsgPackMap, _ allowed: Set<String>, _ ctx: String) throws(EAPIError) {
-        for entry in map.entries {
-            guard case .string(let k) = entry.key, allowed.contains(k) else {
-                throw .invalidParams("\(ctx): unknown key \(describe(entry.key))")
-            }
-        }
-    }
-
     static func describe(_ key: MsgPackValue) -> String {
         if case .string(let s) = key { return s }
         return "\(key)"
+    }
+}
+
+/// The shape of `config:` (keys as written in a service template).
+private struct ConfigFile: Decodable {
+    struct PullEntry: Decodable {
+        struct Mapping: Decodable {
+            var oid: OID
+            var idx: Int?
+        }
+        var `var`: TagText
+        /// May be left out (nothing to copy), as the shipped controller allows.
+        var map: [Mapping]?
+    }
+
+    struct VariableRef: Decodable {
+        var `var`: TagText
+    }
+
+    var items: [OID]?
+    var auto_create: Bool?
+    var pull: [PullEntry]?
+    var pull_interval: Double?
+    var action_map: DecodedMap<OID, VariableRef>?
+    /// Tag → value, applied in order.
+    var vars: DecodedMap<TagText, MsgPackValue>?
+    var units: MsgPackValue?
+    var macros: MsgPackValue?
+    var macro_workers: MsgPackValue?
+    var bind: DecodedMap<TagText, OID>?
+    var persist_interval: Double?
+}
+
+/// A PLC tag in a config (any tag, as the shipped controller takes them),
+/// with its text for logs.
+struct TagText: Decodable, Sendable {
+    let text: String
+    let tag: PLCTag
+
+    init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let tag = PLCTag.parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "is not a PLC tag: \"\(text)\""))
+        }
+        self.text = text
+        self.tag = tag
     }
 }

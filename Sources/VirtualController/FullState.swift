@@ -12,18 +12,34 @@ extension ControllerCore {
     /// this frame carries a state at or before the snapshot, and every
     /// later change publishes after it: whatever went out while the core
     /// was inactive, this frame (or a later event) is the last word.
+    ///
+    /// Published through the SDK (`publishRawStates`): once per start, so
+    /// decoding each stored value back costs nothing that matters. The
+    /// per-change RAW events (`set`, pulls, actions) stay byte-level: they
+    /// are the hot path, and each item keeps its value encoded, so those
+    /// events are copies of stored bytes with no value decoded or re-encoded.
     @discardableResult
     func publishFullState() -> Bool {
         events.withLock { sequence in
             sequence &+= 1
-            let writer = MsgPackWriter()
-            let count = items.withLock { store -> Int in
-                writer.packArrayHeader(store.order.count)
-                for slot in store.order { store.write(Int(slot), to: writer) }
-                return store.order.count
+            // State changes only under `events` (held): status and value
+            // read one after the other belong together.
+            let states = items.withLock { store -> [(oid: OID, state: RawState)] in
+                store.order.map { slot in
+                    let item = store.items[Int(slot)]
+                    let value = item.value.withUnsafeBytes { (try? MsgPackValue(decodingValid: $0)) ?? .nil }
+                    return (item.oid, RawState(status: item.status, value: value))
+                }
             }
-            if count == 0 { return true }
-            return publish(topic: "RAW", writer.bytes)
+            do throws(EAPIError) {
+                try Self.rawRetry.run { () throws(EAPIError) in
+                    try host.publishRawStates(states)
+                }
+                return true
+            } catch {
+                host.log(.error, "publish to RAW failed: \(error)")
+                return false
+            }
         }
     }
 }
@@ -35,20 +51,11 @@ enum CoreStatus: Equatable {
     /// No usable answer (the reason, for a log line).
     case unknown(String)
 
-    init(reply: BusGate.Outcome) {
-        switch reply {
-        case .skipped:
-            self = .unknown("not asked (stopping)")
-        case .failed(let error):
-            self = .unknown("\(error)")
-        case .reply(let bytes):
-            guard let bytes, let value = try? MsgPackValue(decoding: bytes), case .map(let map) = value,
-                  let active = map["active"]?.boolValue
-            else {
-                self = .unknown("the reply has no \"active\" flag")
-                return
-            }
-            self = active ? .active : .inactive
+    init(_ poll: BusGate.Outcome<Bool>) {
+        switch poll {
+        case .skipped: self = .unknown("not asked (stopping)")
+        case .failed(let error): self = .unknown("\(error)")
+        case .reply(let active): self = active ? .active : .inactive
         }
     }
 }

@@ -296,7 +296,7 @@ final class VariablePersistence: Sendable {
     }
 
     /// `writeThrough(bus:)` with the registry call made by `call`.
-    func writeThrough(call: (String, String, [UInt8]?) -> BusGate.Outcome) -> Bool {
+    func writeThrough(call: (String, String, [UInt8]?) -> BusGate.Outcome<[UInt8]?>) -> Bool {
         guard let snapshot = state.withLock({ journalStep(&$0) }) else { return true }
         guard state.withLock({ $0.registryGeneration != snapshot.generation }) else { return true }
         let writer = MsgPackWriter()

@@ -132,20 +132,14 @@ public final class VirtualController: Sendable {
         if let persistenceWarning { host.log(.warn, persistenceWarning) }
         let topics = core.bindTopics
         if !topics.isEmpty {
-            var attempts = 0
-            while true {
-                do {
+            // A full launcher queue (BUSY) is retried every 10 ms for 0.5 s.
+            do throws(EAPIError) {
+                try BusyRetry(initialPause: 0.01, maxPause: 0.01, giveUpAfter: 0.5).run { () throws(EAPIError) in
                     try host.subscribe(topics)
-                    break
-                } catch {
-                    if error.code == .busy, attempts < 50 {
-                        attempts += 1
-                        usleep(10_000)
-                        continue
-                    }
-                    phase.store(Phase.created.rawValue, ordering: .sequentiallyConsistent)
-                    throw EAPIError(rawCode: error.rawCode, "cannot subscribe for bind: \(error.message)")
                 }
+            } catch {
+                phase.store(Phase.created.rawValue, ordering: .sequentiallyConsistent)
+                throw EAPIError(rawCode: error.rawCode, "cannot subscribe for bind: \(error.message)")
             }
         }
         if failMode {

@@ -171,7 +171,10 @@ final class Worker: Sendable {
         if !coreActive { core.host.log(.info, "waiting for the core to become active") }
         while true {
             if fullStatePending, !coreActive, MonotonicClock.now() >= nextPoll {
-                let status = CoreStatus(reply: bus.call(target: "eva.core", method: "test", params: nil))
+                // The SDK's poll (`coreActive`, the building block of
+                // `waitForCore`), made through the gate: this loop has pulls,
+                // write-throughs and the stop to serve between polls.
+                let status = CoreStatus(bus.perform { host throws(EAPIError) in try host.coreActive() })
                 if isStopping { return finish() }
                 switch status {
                 case .active:

@@ -22,20 +22,33 @@ func actionPayload(uuid: MsgPackValue = .binary(uuid16), i: String = "unit:tests
         #expect(r.value == 1)
         #expect(r.config == ["speed": 2])
         #expect(r.uuidText == "00010203-0405-0607-0809-0a0b0c0d0e0f")
-        let bare = try ActionRequest(.map(["uuid": .binary(uuid16), "i": "unit:a", "params": [:]]))
+        let bare = try ActionRequest(.map(["uuid": .binary(uuid16), "i": "unit:a", "params": ["value": .nil]]))
         #expect(bare.timeout == nil && bare.priority == 100 && bare.value == .nil && bare.config == nil)
     }
 
-    @Test func refusesWhatTheCoreNeverSends() {
-        let bad: [MsgPackValue?] = [
-            nil, 5, actionPayload(uuid: .binary([1, 2])), actionPayload(uuid: "x"),
-            actionPayload(i: "sensor:tests/t"), actionPayload(i: "unit:"),
+    /// Codes as the shipped EVA ICS controller answers them.
+    @Test func refusesWhatTheCoreNeverSendsWithEVACodes() {
+        #expect(throws: EAPIError.invalidParams()) { try ActionRequest(nil) }
+        #expect(throws: EAPIError.invalidParams()) { try ActionRequest(bytes: nil) }
+        let bad: [MsgPackValue] = [
+            5, .nil, actionPayload(uuid: .binary([1, 2])), actionPayload(uuid: "x"), actionPayload(i: "unit:"),
+            .map(["uuid": .binary(uuid16), "params": ["value": 1]]),
             actionPayload(extra: [("priority", 300)]), actionPayload(extra: [("timeout", -1)]),
             actionPayload(extra: [("params", 1)]), .map(["uuid": .binary(uuid16), "i": "unit:a"]),
         ]
         for p in bad {
-            #expect(throws: EAPIError.invalidParams()) { try ActionRequest(p) }
+            #expect(throws: EAPIError.invalidData()) { try ActionRequest(p) }
         }
+        let garbage: [UInt8] = [0xC1]
+        #expect(throws: EAPIError.invalidData()) {
+            try garbage.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in _ = try ActionRequest(bytes: b) }
+        }
+        #expect(throws: EAPIError(.methodNotImplemented)) { try ActionRequest(actionPayload(extra: [("params", [:])])) }
+        // any item kind: the shipped controller acts on sensors too
+        #expect((try? ActionRequest(actionPayload(i: "sensor:tests/t")))?.oid.kind == .sensor)
+        // a run: params optional, no value needed
+        let run = try? ActionRequest(.map(["uuid": .binary(uuid16), "i": "lmacro:m"]), kind: .run)
+        #expect(run?.params.isEmpty == true && run?.value == .nil)
     }
 }
 
@@ -128,6 +141,46 @@ func actionPayload(uuid: MsgPackValue = .binary(uuid16), i: String = "unit:tests
         #expect(throws: EAPIError.busy()) {
             try BusyRetry.never.run { () throws(EAPIError) in throw EAPIError.busy() }
         }
+    }
+}
+
+@Suite struct ActionEventTests {
+    /// The piece an action engine of its own publishes with: the encoding
+    /// ActionTracker uses, into the caller's writer, retried on BUSY.
+    @Test func publishActionEventEncodesAndRetries() throws {
+        let host = SDKHost()
+        host.state.withLock { $0.busyPublishes = 2 }
+        let writer = MsgPackWriter()
+        let event = ActionEvent(status: .failed, err: "no", exitcode: 1)
+        let bytes: [UInt8] = Array(0..<16)
+        try bytes.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in
+            try host.publishActionEvent(event, uuid: b, topic: "ACT/unit/a/b", retry: BusyRetry(), writer: writer)
+        }
+        #expect(host.state.withLock { $0.publishAttempts } == 3)
+        #expect(host.frames.map(\.topic) == ["ACT/unit/a/b"])
+        #expect(host.frames.first?.payload
+            == ["uuid": .binary(bytes), "status": 0x80, "err": "no", "exitcode": 1])
+        #expect("\(ActionStatus.terminated)" == "terminated")
+    }
+
+    /// A deadline set while a retry runs ends it (a service's stop).
+    @Test func retryDeadlineEndsARetryInProgress() throws {
+        let host = SDKHost()
+        host.state.withLock { $0.alwaysBusy = true }
+        let deadline = RetryDeadline()
+        let retry = BusyRetry(giveUpAfter: .infinity, deadline: deadline)
+        let threads = ServiceThreads()
+        let result = Mutex<EAPIError?>(nil)
+        try threads.spawn {
+            do throws(EAPIError) {
+                try retry.run { () throws(EAPIError) in try host.publish(topic: "T", value: 1) }
+            } catch { result.withLock { $0 = error } }
+        }
+        while host.state.withLock({ $0.publishAttempts }) < 3 { _ = StopFlag().sleep(0.001) }
+        #expect(result.withLock { $0 } == nil)  // still retrying: no limit yet
+        deadline.set(secondsFromNow: 0.02)
+        #expect(threads.joinAll(timeout: 10))
+        #expect(result.withLock { $0 } == EAPIError.busy())
     }
 }
 

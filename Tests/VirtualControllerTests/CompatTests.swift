@@ -160,12 +160,11 @@ import Testing
 
     static func uuid(_ n: UInt8) -> MsgPackValue { .binary([0xC0] + Array(repeating: 0, count: 14) + [n]) }
 
-    /// (topic, status) of every frame, ACT status or RAW state status.
     /// Launches, then waits for the full-state publication (one bulk RAW
     /// once the core is active), so what follows is the test's own events.
     static func launchSettled(_ h: ControllerHarness) throws {
         try h.controller.launch()
-        #expect(waitUntil { h.host.frames.contains { $0.topic == "RAW" } })
+        #expect(waitUntil { h.controller.fullStatePublished })
     }
 
     /// Per-item events as "topic status"; the bulk full state is left out.

@@ -309,7 +309,7 @@ struct FastPathRNG: RandomNumberGenerator {
         for payload in payloads {
             let fast = payload.withUnsafeBytes { JobRequest(fast: $0, isAction: true) }
             guard let fast else { continue }  // the general path's to answer
-            let general = try JobRequest(try MsgPackValue(decoding: payload), method: "action", isAction: true)
+            let general = JobRequest(try ActionRequest(try MsgPackValue(decoding: payload)))
             #expect(fast.uuid == general.uuid && fast.oid == general.oid && fast.timeout == general.timeout
                         && fast.priority == general.priority && fast.params == general.params, "\(payload)")
         }

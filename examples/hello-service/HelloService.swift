@@ -57,7 +57,8 @@ final class HelloService: FFIService {
             let name = try call.params(as: Params.self).name
             reply.packString(name.map { "\(greeting) \($0)" } ?? "hi there")
         } else if call.method(is: "action") {
-            let request = try ActionRequest(call.params())
+            let request = try ActionRequest(call)  // EVA ICS codes: INVALID_DATA, METHOD_NOT_IMPLEMENTED
+            guard request.oid.kind == .unit else { throw .invalidData("\(request.oid) is not a unit") }
             let action = ActionTracker(request, host: host, retry: BusyRetry(stop: stop))
             try threads.spawn { [self] in run(action, request) }  // refused once stopping
         } else {

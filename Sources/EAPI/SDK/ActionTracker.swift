@@ -2,37 +2,58 @@ import Synchronization
 
 /// How a publish answered BUSY (the launcher's queue is full) is retried: a
 /// pause of `initialPause` doubling up to `maxPause`, until the event goes
-/// out, `stop` is raised, or `giveUpAfter` seconds have passed.
+/// out, `stop` is raised, `giveUpAfter` seconds have passed, or `deadline`
+/// (when given) has passed.
 public struct BusyRetry: Sendable {
     public var initialPause: Double
     public var maxPause: Double
     public var giveUpAfter: Double
     public var stop: StopFlag?
+    /// A give-up moment that may be set later, while retries run (e.g. at
+    /// the start of a stop: retry until the shutdown deadline, no longer).
+    public var deadline: RetryDeadline?
 
-    public init(initialPause: Double = 0.001, maxPause: Double = 0.05, giveUpAfter: Double = 60, stop: StopFlag? = nil) {
+    public init(initialPause: Double = 0.001, maxPause: Double = 0.05, giveUpAfter: Double = 60, stop: StopFlag? = nil,
+                deadline: RetryDeadline? = nil) {
         self.initialPause = initialPause
         self.maxPause = maxPause
         self.giveUpAfter = giveUpAfter
         self.stop = stop
+        self.deadline = deadline
     }
 
     /// One try, no retry.
     public static let never = BusyRetry(giveUpAfter: 0)
 
     /// Runs `attempt` until it does not fail with BUSY / BUS_BUSY, or the
-    /// retry is given up (then the last BUSY error is thrown).
+    /// retry is given up (then the last BUSY error is thrown). The first try
+    /// is inlined into the caller: a publish that goes out costs no more
+    /// than the publish itself (the hot paths of a controller use this).
+    @inlinable
     public func run(_ attempt: () throws(EAPIError) -> Void) throws(EAPIError) {
+        do throws(EAPIError) {
+            return try attempt()
+        } catch {
+            try retry(after: error, attempt)
+        }
+    }
+
+    /// The tries after a first one failed with `first`.
+    @usableFromInline
+    func retry(after first: EAPIError, _ attempt: () throws(EAPIError) -> Void) throws(EAPIError) {
+        var error = first
         var pause = initialPause
-        let deadline = monotonicSeconds() + giveUpAfter
+        let giveUpAt = monotonicSeconds() + giveUpAfter
         while true {
+            guard error.code == .busy || error.code == .busBusy else { throw error }
+            let left = min(giveUpAt - monotonicSeconds(), deadline?.secondsLeft ?? .infinity)
+            if left <= 0 || stop?.isRaised == true { throw error }
+            if let stop { _ = stop.sleep(min(pause, left)) } else { sleepSeconds(min(pause, left)) }
+            pause = min(pause * 2, maxPause)
             do throws(EAPIError) {
                 return try attempt()
-            } catch {
-                guard error.code == .busy || error.code == .busBusy else { throw error }
-                let left = deadline - monotonicSeconds()
-                if left <= 0 || stop?.isRaised == true { throw error }
-                if let stop { _ = stop.sleep(min(pause, left)) } else { sleepSeconds(min(pause, left)) }
-                pause = min(pause * 2, maxPause)
+            } catch let next {
+                error = next
             }
         }
     }
@@ -115,26 +136,16 @@ public final class ActionTracker: Sendable {
     }
 
     private func publish(_ status: ActionStatus, out: MsgPackValue?, err: String?, exitcode: Int64?) throws(EAPIError) {
-        let writer = MsgPackWriter()
-        writer.packMapHeader(2 + (out == nil ? 0 : 1) + (err == nil ? 0 : 1) + (exitcode == nil ? 0 : 1))
-        writer.packString("uuid")
-        writer.packBinary(uuid)
-        writer.packString("status")
-        writer.packUInt(UInt64(status.rawValue))
-        if let out {
-            writer.packString("out")
-            writer.pack(out)
-        }
-        if let err {
-            writer.packString("err")
-            writer.packString(err)
-        }
-        if let exitcode {
-            writer.packString("exitcode")
-            writer.packInt(exitcode)
-        }
+        let event = ActionEvent(status: status, out: out, err: err, exitcode: exitcode)
         let host = self.host
         let topic = self.topic
-        try retry.run { () throws(EAPIError) in try host.publish(topic: topic, payload: writer.bytes) }
+        let retry = self.retry
+        let result: Result<Void, EAPIError> = uuid.withUnsafeBytes { bytes in
+            do throws(EAPIError) {
+                return .success(try host.publishActionEvent(event, uuid: bytes, topic: topic, retry: retry,
+                                                            writer: MsgPackWriter()))
+            } catch { return .failure(error) }
+        }
+        try result.get()
     }
 }

@@ -9,11 +9,17 @@ extension ServiceHost {
     ///
     /// The core ignores raw state and action events until it is active.
     /// Refused on the launcher's thread inside any lifecycle callback: there
-    /// it would hang a 4.2 node with one worker.
+    /// it would hang a 4.2 node with one worker. A reply without a boolean
+    /// `active` is INVALID_DATA (`waitForCore` counts it as inactive). This is
+    /// one poll: a service that polls from a loop of its own (with other work
+    /// between polls) calls it there, `waitForCore` when it just waits.
     public func coreActive() throws(EAPIError) -> Bool {
         if let callback = lifecycleCallback { throw .wouldHangNode("coreActive() (RPC eva.core test)", in: callback) }
         let reply = try call(target: "eva.core", method: "test", params: nil as MsgPackValue?)
-        return reply?["active"]?.boolValue ?? false
+        guard let active = reply?["active"]?.boolValue else {
+            throw .invalidData("eva.core test: the reply has no \"active\" flag")
+        }
+        return active
     }
 
     /// Polls `coreActive()` every `pollInterval` seconds until the core is

@@ -252,6 +252,39 @@ private struct SingleValue: SingleValueDecodingContainer {
     }
 }
 
+/// A map decoded with its entries in their order, each key decoded as `Key`
+/// (a `String`, an `OID`, any `Decodable` that reads a single value) and
+/// each value as `Value`: for config maps whose order matters (applied in
+/// order) or whose keys are not plain names (`{unit OID: settings}`), which
+/// a Swift `Dictionary` cannot decode. Errors name the entry by its key:
+/// `config.units.unit:a/b.time must be a number`, `config.units.bogus must be
+/// an OID (kind:group/id)`. Decodes only with `MsgPackValueDecoder`.
+public struct DecodedMap<Key: Decodable & Sendable, Value: Decodable & Sendable>: Decodable, Sendable {
+    public var entries: [(key: Key, value: Value)]
+
+    public init(entries: [(key: Key, value: Value)] = []) { self.entries = entries }
+
+    public var isEmpty: Bool { entries.isEmpty }
+    public var count: Int { entries.count }
+
+    public init(from decoder: any Decoder) throws {
+        guard let d = decoder as? ValueDecoder else {
+            throw DecodingError.typeMismatch(DecodedMap.self, .init(codingPath: decoder.codingPath,
+                debugDescription: "DecodedMap decodes only with MsgPackValueDecoder"))
+        }
+        guard case .map(let m) = d.value else { throw d.mismatch("a map") }
+        var out: [(key: Key, value: Value)] = []
+        out.reserveCapacity(m.count)
+        for entry in m.entries {
+            let path = d.path + [AnyKey(entry.key.stringValue ?? "\(entry.key)")]
+            let key = try Key(from: ValueDecoder(value: entry.key, path: path, options: d.options))
+            let value = try Value(from: ValueDecoder(value: entry.value, path: path, options: d.options))
+            out.append((key: key, value: value))
+        }
+        entries = out
+    }
+}
+
 /// A config field may be any MessagePack value: decode it as `MsgPackValue`.
 extension MsgPackValue: Decodable {
     public init(from decoder: any Decoder) throws {

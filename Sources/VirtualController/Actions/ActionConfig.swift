@@ -75,185 +75,156 @@ struct MacroDefinition: Sendable {
     let steps: [MacroStep]
 }
 
-/// The action-related part of the controller config.
+/// The action-related part of the controller config, decoded with the
+/// SDK's typed config decoding (`MsgPackValueDecoder`, unknown keys refused):
+/// errors are INVALID_PARAMS naming the key path (`config.units.unit:a/b.fail
+/// must be a bool`); the rules a type cannot say (unit and lmacro kinds,
+/// ranges, OIDs in steps) are checked here, naming the key the same way.
 struct ActionConfig: Sendable {
     /// Configured units, ordered by OID.
     var units: [(oid: OID, settings: UnitSettings)] = []
     var macros: [MacroDefinition] = []
     var macroWorkers = 1
 
+    private struct UnitEntry: Decodable {
+        var action_time: Double?
+        var fail: Bool?
+        var status: Int16?
+    }
+
+    private struct MacroEntry: Decodable {
+        var steps: [MacroStep]?
+    }
+
     init(units: MsgPackValue?, macros: MsgPackValue?, macroWorkers: MsgPackValue?,
          defaultWorkers: Int) throws(EAPIError) {
-        self.units = try Self.parseUnits(units)
-        self.macros = try Self.parseMacros(macros)
-        if let raw = macroWorkers, !raw.isNil {
-            guard let n = raw.int64Value, n >= 1, n <= 1_000_000 else {
-                throw .invalidParams("macro_workers must be an integer >= 1")
+        let decoder = MsgPackValueDecoder(unknownKeys: .refuse)
+        if let units, !units.isNil {
+            var seen = Set<OID>()
+            for (oid, entry) in try decoder.decode(DecodedMap<OID, UnitEntry?>.self, from: units, root: "config.units").entries {
+                let ctx = "config.units.\(oid)"
+                guard oid.kind == .unit else { throw .invalidParams("\(ctx) is not a unit OID") }
+                guard seen.insert(oid).inserted else { throw .invalidParams("\(ctx) is listed twice") }
+                var settings = UnitSettings()
+                if let t = entry?.action_time {
+                    guard t.isFinite, t >= 0 else { throw .invalidParams("\(ctx).action_time must be a number of seconds >= 0") }
+                    settings.actionTime = MonotonicClock.nanoseconds(seconds: t)
+                }
+                if let fail = entry?.fail { settings.fail = fail }
+                if let status = entry?.status { settings.status = status }
+                self.units.append((oid, settings))
             }
-            self.macroWorkers = Int(n)
+            self.units.sort { $0.oid < $1.oid }
+        }
+        if let macros, !macros.isNil {
+            var seen = Set<OID>()
+            for (oid, entry) in try decoder.decode(DecodedMap<OID, MacroEntry?>.self, from: macros, root: "config.macros").entries {
+                let ctx = "config.macros.\(oid)"
+                guard oid.kind == .lmacro else { throw .invalidParams("\(ctx) is not an lmacro OID") }
+                guard seen.insert(oid).inserted else { throw .invalidParams("\(ctx) is listed twice") }
+                self.macros.append(MacroDefinition(oid: oid, steps: entry?.steps ?? []))
+            }
+            self.macros.sort { $0.oid < $1.oid }
+        }
+        if let raw = macroWorkers, !raw.isNil {
+            let n = try decoder.decode(Int.self, from: raw, root: "config.macro_workers")
+            guard n >= 1, n <= 1_000_000 else { throw .invalidParams("config.macro_workers must be an integer >= 1") }
+            self.macroWorkers = n
         } else {
             self.macroWorkers = max(1, defaultWorkers)
         }
     }
+}
 
-    private static func parseUnits(_ raw: MsgPackValue?) throws(EAPIError) -> [(oid: OID, settings: UnitSettings)] {
-        guard let raw, !raw.isNil else { return [] }
-        guard case .map(let map) = raw else { throw .invalidParams("units must be a map of unit OID to settings") }
-        var result: [(oid: OID, settings: UnitSettings)] = []
-        var seen = Set<String>()
-        for entry in map.entries {
-            guard let key = entry.key.stringValue, let oid = OID(key) else {
-                throw .invalidParams("units: key \(describe(entry.key)) is not an OID")
-            }
-            guard oid.kind == .unit else { throw .invalidParams("units: \(key) is not a unit OID") }
-            guard seen.insert(oid.description).inserted else { throw .invalidParams("units: \(key) is listed twice") }
-            var settings = UnitSettings()
-            let ctx = "units.\(key)"
-            switch entry.value {
-            case .nil:
-                break
-            case .map(let m):
-                for field in m.entries {
-                    let name = field.key.stringValue ?? describe(field.key)
-                    let v = field.value
-                    switch name {
-                    case "action_time":
-                        if v.isNil { continue }
-                        guard let t = v.doubleValue, t.isFinite, t >= 0 else {
-                            throw .invalidParams("\(ctx).action_time must be a number of seconds >= 0")
-                        }
-                        settings.actionTime = MonotonicClock.nanoseconds(seconds: t)
-                    case "fail":
-                        if v.isNil { continue }
-                        guard let b = v.boolValue else { throw .invalidParams("\(ctx).fail must be a bool") }
-                        settings.fail = b
-                    case "status":
-                        if v.isNil { continue }
-                        guard let s = v.int64Value, let s16 = Int16(exactly: s) else {
-                            throw .invalidParams("\(ctx).status must be an int16")
-                        }
-                        settings.status = s16
-                    default:
-                        throw .invalidParams("\(ctx): unknown field \(name)")
-                    }
-                }
-            default:
-                throw .invalidParams("\(ctx) must be a map")
-            }
-            result.append((oid, settings))
-        }
-        result.sort { $0.oid < $1.oid }
-        return result
+/// A step as written: a map of exactly one step kind. Values stay raw (they
+/// may hold `$1`, `$name`); literals are checked as far as they can be.
+extension MacroStep: Decodable {
+    private struct Kind: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { return nil }
     }
+    private enum SetKeys: String, CodingKey { case i, status, value }
+    private enum VarKeys: String, CodingKey { case i, value }
+    private enum CallKeys: String, CodingKey { case target, method, params }
 
-    private static func parseMacros(_ raw: MsgPackValue?) throws(EAPIError) -> [MacroDefinition] {
-        guard let raw, !raw.isNil else { return [] }
-        guard case .map(let map) = raw else { throw .invalidParams("macros must be a map of lmacro OID to {steps}") }
-        var result: [MacroDefinition] = []
-        var seen = Set<String>()
-        for entry in map.entries {
-            guard let key = entry.key.stringValue, let oid = OID(key) else {
-                throw .invalidParams("macros: key \(describe(entry.key)) is not an OID")
-            }
-            guard oid.kind == .lmacro else { throw .invalidParams("macros: \(key) is not an lmacro OID") }
-            guard seen.insert(oid.description).inserted else { throw .invalidParams("macros: \(key) is listed twice") }
-            let ctx = "macros.\(key)"
-            var steps: [MacroStep] = []
-            switch entry.value {
-            case .nil:
-                break
-            case .map(let m):
-                for field in m.entries {
-                    let name = field.key.stringValue ?? describe(field.key)
-                    guard name == "steps" else { throw .invalidParams("\(ctx): unknown field \(name)") }
-                    if field.value.isNil { continue }
-                    guard case .array(let list) = field.value else {
-                        throw .invalidParams("\(ctx).steps must be a list")
-                    }
-                    for (n, step) in list.enumerated() {
-                        steps.append(try parseStep(step, context: "\(ctx).steps[\(n)]"))
-                    }
-                }
-            default:
-                throw .invalidParams("\(ctx) must be a map")
-            }
-            result.append(MacroDefinition(oid: oid, steps: steps))
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Kind.self)
+        guard c.allKeys.count == 1, let kind = c.allKeys.first else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "must be a map with exactly one step kind (set, var, action, sleep, call, out, fail)"))
         }
-        result.sort { $0.oid < $1.oid }
-        return result
-    }
-
-    static func parseStep(_ raw: MsgPackValue, context ctx: String) throws(EAPIError) -> MacroStep {
-        guard case .map(let m) = raw, m.count == 1, let kind = m.entries[0].key.stringValue else {
-            throw .invalidParams("\(ctx) must be a map with exactly one step kind")
+        func bad(_ path: [any CodingKey], _ text: String) -> DecodingError {
+            .dataCorrupted(.init(codingPath: path, debugDescription: text))
         }
-        let body = m.entries[0].value
-        switch kind {
+        switch kind.stringValue {
         case "set":
-            let f = try fields(body, allowed: ["i", "status", "value"], context: "\(ctx).set")
-            guard let i = f["i"] else { throw .invalidParams("\(ctx).set.i is required") }
-            try checkOID(i, unitOnly: false, context: "\(ctx).set.i")
-            if let s = f["status"], !s.isNil {
-                try checkInt16(s, context: "\(ctx).set.status")
+            let f = try c.nestedContainer(keyedBy: SetKeys.self, forKey: kind)
+            let i = try f.decode(MsgPackValue.self, forKey: .i)
+            if let why = Self.checkOID(i, unitOnly: false) { throw bad(f.codingPath + [SetKeys.i], why) }
+            var status: MsgPackValue?
+            if let s = try f.decodeIfPresent(MsgPackValue.self, forKey: .status) {
+                if !(s.stringValue.map { ArgumentRef($0) != nil } ?? false),
+                   s.int64Value.flatMap({ Int16(exactly: $0) }) == nil {
+                    throw bad(f.codingPath + [SetKeys.status], "must be an int16")
+                }
+                status = s
             }
-            let status = f["status"].flatMap { $0.isNil ? nil : $0 }
-            return .set(i: i, status: status, value: f["value"])
+            // an explicit nil value sets nil: kept apart from no value
+            // (MsgPackValue takes a nil literal: so no `?:` here)
+            var value: MsgPackValue? = Optional.none
+            if f.contains(.value) { value = try f.decode(MsgPackValue.self, forKey: .value) }
+            self = .set(i: i, status: status, value: value)
         case "var":
-            let f = try fields(body, allowed: ["i", "value"], context: "\(ctx).var")
-            guard let i = f["i"] else { throw .invalidParams("\(ctx).var.i is required") }
-            guard let tag = i.stringValue, !tag.isEmpty else { throw .invalidParams("\(ctx).var.i must be a tag") }
-            guard let value = f["value"] else { throw .invalidParams("\(ctx).var.value is required") }
-            return .variable(i: i, value: value)
+            let f = try c.nestedContainer(keyedBy: VarKeys.self, forKey: kind)
+            let i = try f.decode(MsgPackValue.self, forKey: .i)
+            guard let tag = i.stringValue, !tag.isEmpty else { throw bad(f.codingPath + [VarKeys.i], "must be a tag") }
+            self = .variable(i: i, value: try f.decode(MsgPackValue.self, forKey: .value))
         case "action":
-            let f = try fields(body, allowed: ["i", "value"], context: "\(ctx).action")
-            guard let i = f["i"] else { throw .invalidParams("\(ctx).action.i is required") }
-            try checkOID(i, unitOnly: true, context: "\(ctx).action.i")
-            return .action(i: i, value: f["value"] ?? .nil)
+            let f = try c.nestedContainer(keyedBy: VarKeys.self, forKey: kind)
+            let i = try f.decode(MsgPackValue.self, forKey: .i)
+            if let why = Self.checkOID(i, unitOnly: true) { throw bad(f.codingPath + [VarKeys.i], why) }
+            let value = f.contains(.value) ? try f.decode(MsgPackValue.self, forKey: .value) : .nil
+            self = .action(i: i, value: value)
         case "sleep":
-            if case .string(let s) = body, ArgumentRef(s) != nil { return .sleep(body) }
+            let body = try c.decode(MsgPackValue.self, forKey: kind)
+            if case .string(let s) = body, ArgumentRef(s) != nil {
+                self = .sleep(body)
+                return
+            }
             guard let t = body.doubleValue, t.isFinite, t >= 0 else {
-                throw .invalidParams("\(ctx).sleep must be a number of seconds >= 0")
+                throw bad(c.codingPath + [kind], "must be a number of seconds >= 0")
             }
-            return .sleep(body)
+            self = .sleep(body)
         case "call":
-            let f = try fields(body, allowed: ["target", "method", "params"], context: "\(ctx).call")
-            guard let target = f["target"], target.stringValue != nil else {
-                throw .invalidParams("\(ctx).call.target must be a string")
-            }
-            guard let method = f["method"], method.stringValue != nil else {
-                throw .invalidParams("\(ctx).call.method must be a string")
-            }
-            return .call(target: target, method: method, params: f["params"])
+            let f = try c.nestedContainer(keyedBy: CallKeys.self, forKey: kind)
+            let target = try f.decode(MsgPackValue.self, forKey: .target)
+            guard target.stringValue != nil else { throw bad(f.codingPath + [CallKeys.target], "must be a string") }
+            let method = try f.decode(MsgPackValue.self, forKey: .method)
+            guard method.stringValue != nil else { throw bad(f.codingPath + [CallKeys.method], "must be a string") }
+            var params: MsgPackValue? = Optional.none
+            if f.contains(.params) { params = try f.decode(MsgPackValue.self, forKey: .params) }
+            self = .call(target: target, method: method, params: params)
         case "out":
-            return .out(body)
+            self = .out(try c.decode(MsgPackValue.self, forKey: kind))
         case "fail":
-            guard body.stringValue != nil else { throw .invalidParams("\(ctx).fail must be a string") }
-            return .fail(body)
+            let body = try c.decode(MsgPackValue.self, forKey: kind)
+            guard body.stringValue != nil else { throw bad(c.codingPath + [kind], "must be a string") }
+            self = .fail(body)
         default:
-            throw .invalidParams("\(ctx): unknown step kind \(kind)")
+            throw bad(c.codingPath + [kind], "is not a step kind (set, var, action, sleep, call, out, fail)")
         }
     }
 
-    private static func fields(_ body: MsgPackValue, allowed: [String], context: String) throws(EAPIError) -> MsgPackMap {
-        guard case .map(let m) = body else { throw .invalidParams("\(context) must be a map") }
-        for entry in m.entries {
-            guard let k = entry.key.stringValue, allowed.contains(k) else {
-                throw .invalidParams("\(context): unknown field \(describe(entry.key))")
-            }
-        }
-        return m
-    }
-
-    private static func checkOID(_ v: MsgPackValue, unitOnly: Bool, context: String) throws(EAPIError) {
-        guard let s = v.stringValue else { throw .invalidParams("\(context) must be an OID") }
-        if ArgumentRef(s) != nil { return }
-        guard let oid = OID(s) else { throw .invalidParams("\(context): \(s) is not an OID") }
-        if unitOnly, oid.kind != .unit { throw .invalidParams("\(context): \(s) is not a unit OID") }
-    }
-
-    private static func checkInt16(_ v: MsgPackValue, context: String) throws(EAPIError) {
-        if let s = v.stringValue, ArgumentRef(s) != nil { return }
-        guard let n = v.int64Value, Int16(exactly: n) != nil else { throw .invalidParams("\(context) must be an int16") }
+    /// Why `v` is not an OID (a `$` reference passes: checked when run).
+    private static func checkOID(_ v: MsgPackValue, unitOnly: Bool) -> String? {
+        guard let s = v.stringValue else { return "must be an OID" }
+        if ArgumentRef(s) != nil { return nil }
+        guard let oid = OID(s) else { return "is not an OID: \(s)" }
+        if unitOnly, oid.kind != .unit { return "is not a unit OID: \(s)" }
+        return nil
     }
 }
 

@@ -30,17 +30,17 @@ public final class ActionEngine: Sendable {
     /// without an entry, a sensor, an lvar) is acted on here, as the
     /// shipped controller does, before the call returns.
     public func action(_ payload: MsgPackValue?) throws(EAPIError) {
-        try submit(try JobRequest(payload, method: "action", isAction: true))
+        try submit(JobRequest(try ActionRequest(payload)))
     }
 
     /// `action` with the payload's bytes (nil: none): the usual payload is
-    /// read without decoding it; the rest as `action(_:)`.
+    /// read without decoding it; the rest by the SDK's `ActionRequest`.
     func action(bytes payload: UnsafeRawBufferPointer?) throws(EAPIError) {
         if let payload, let req = JobRequest(fast: payload, isAction: true) {
             try submit(req)
             return
         }
-        try action(try Params.value(payload))
+        try submit(JobRequest(try ActionRequest(bytes: payload)))
     }
 
     private func submit(_ req: JobRequest) throws(EAPIError) {
@@ -53,7 +53,7 @@ public final class ActionEngine: Sendable {
 
     /// `run`
     public func run(_ payload: MsgPackValue?) throws(EAPIError) {
-        let req = try JobRequest(payload, method: "run", isAction: false)
+        let req = JobRequest(try ActionRequest(payload, kind: .run))
         guard req.oid.kind == .lmacro, let macro = core.macros[req.oid.description] else {
             throw .notFound("lmacro \(req.oid) not found")
         }

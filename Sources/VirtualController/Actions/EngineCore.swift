@@ -15,8 +15,6 @@ import Synchronization
 final class EngineCore: @unchecked Sendable {
     static let condUnit = 0, condMacro = 1, condTimer = 2, condIdle = 3
     static let unitBatch = 64
-    static let busyBackoffStart: UInt64 = 1_000_000
-    static let busyBackoffMax: UInt64 = 50_000_000
 
     let monitor = Monitor(conditions: 4)
     let host: any ServiceHost
@@ -26,7 +24,9 @@ final class EngineCore: @unchecked Sendable {
     let macros: [String: MacroRecord]
     let macroLimit: Int
     /// Past this time (set at shutdown) a BUSY publish is given up.
-    let giveUpAt = Atomic<UInt64>(UInt64.max)
+    let giveUp = RetryDeadline()
+    /// Events are retried while the bus is BUSY until `giveUp`, however long.
+    let busyRetry: BusyRetry
     /// Serialises start against shutdown and guards `threadList`. A pthread
     /// lock (not `Mutex`) so that ThreadSanitizer sees the ordering.
     let lifecycle = Condition()
@@ -61,6 +61,7 @@ final class EngineCore: @unchecked Sendable {
     init(config: ActionConfig, host: any ServiceHost, effects: any ActionEffects) {
         self.host = host
         self.effects = effects
+        busyRetry = BusyRetry(initialPause: 0.001, maxPause: 0.05, giveUpAfter: .infinity, deadline: giveUp)
         var settings: [String: UnitSettings] = [:]
         for u in config.units { settings[u.oid.description] = u.settings }
         unitSettings = settings
@@ -123,7 +124,7 @@ final class EngineCore: @unchecked Sendable {
         if refuse { throw .notReady("the controller is stopping") }
         try effects.ensureUnit(req.oid)
         effects.completeUnitAction(req.oid, status: ItemStatus.ok, value: req.value)
-        publish(uuid: req.uuid, topic: "ACT/" + req.oid.path, JobEvent(status: .completed, exitcode: 0),
+        publish(uuid: req.uuid, topic: "ACT/" + req.oid.path, ActionEvent(status: .completed, exitcode: 0),
                 MsgPackWriter())
     }
 
@@ -179,7 +180,7 @@ final class EngineCore: @unchecked Sendable {
     func admit(_ job: Job, _ writer: MsgPackWriter, handOff: Bool, enqueue: () -> Void) {
         jobs[job.uuid] = job
         var sec = Section()
-        append(job, JobEvent(status: .pending), &sec)
+        append(job, ActionEvent(status: .pending), &sec)
         if job.deadline != UInt64.max { setTimer(job, at: job.deadline) }
         flush(&sec)
         monitor.unlock()
@@ -248,9 +249,9 @@ final class EngineCore: @unchecked Sendable {
     func stop(_ job: Job, reason: String, _ sec: inout Section) {
         switch job.phase {
         case .waiting:
-            end(job, JobEvent(status: .canceled, err: reason), &sec)
+            end(job, ActionEvent(status: .canceled, err: reason), &sec)
         case .running:
-            end(job, JobEvent(status: .terminated, err: reason, exitcode: -15), &sec)
+            end(job, ActionEvent(status: .terminated, err: reason, exitcode: -15), &sec)
         case .finishing, .done:
             break
         }

@@ -110,7 +110,7 @@ extension EngineCore {
         stopping = true
         let left = deadline > now ? deadline - now : 0
         let margin = min(UInt64(50_000_000), max(UInt64(1_000_000), left / 5))
-        giveUpAt.store(left > margin ? deadline - margin : now, ordering: .releasing)
+        giveUp.set(monotonicNanoseconds: left > margin ? deadline - margin : now)
         var sec = Section()
         let live = jobs.values.filter(\.isLive).sorted { $0.seq < $1.seq }
         var canceled = 0

@@ -41,7 +41,7 @@ extension EngineCore {
         case .waiting:
             if now >= job.deadline {
                 let what = job.unit != nil ? "timed out waiting in the unit queue" : "timed out waiting for a macro worker"
-                end(job, JobEvent(status: .failed, err: what, exitcode: 1), &sec)
+                end(job, ActionEvent(status: .failed, err: what, exitcode: 1), &sec)
             } else if job.deadline != UInt64.max {
                 timers.set(job, at: job.deadline)
             }
@@ -50,13 +50,13 @@ extension EngineCore {
                 if job.completeAt <= now, job.completeAt <= job.deadline {
                     pushUnitTask(.finish(job))
                 } else if now >= job.deadline {
-                    end(job, JobEvent(status: .failed, err: "action timeout", exitcode: Int64(EAPIErrorCode.timeout.rawValue)), &sec)
+                    end(job, ActionEvent(status: .failed, err: "action timeout", exitcode: Int64(EAPIErrorCode.timeout.rawValue)), &sec)
                 } else {
                     timers.set(job, at: min(job.completeAt, job.deadline))
                 }
             } else {
                 if now >= job.deadline {
-                    end(job, JobEvent(status: .failed, err: "action timeout", exitcode: Int64(EAPIErrorCode.timeout.rawValue)), &sec)
+                    end(job, ActionEvent(status: .failed, err: "action timeout", exitcode: Int64(EAPIErrorCode.timeout.rawValue)), &sec)
                 } else if case .sleeping = job.wait, now >= job.sleepEnd {
                     job.wait = .busy
                     job.sleepEnd = UInt64.max

@@ -22,7 +22,7 @@ extension EngineCore {
     /// the publishing right (this thread holds it). With `handOff`, passes
     /// the right and the events to a unit worker instead, while they run.
     func drain(_ job: Job, _ writer: MsgPackWriter, handOff: Bool = false) {
-        var batch: [JobEvent] = []
+        var batch: [ActionEvent] = []
         while true {
             monitor.lock()
             if job.firstStepWaits, !job.outbox.contains(where: { $0.status == .running }) {
@@ -50,81 +50,30 @@ extension EngineCore {
         }
     }
 
-    /// One event to `ACT/...`; a BUSY bus is retried with a doubling pause
-    /// (1 ms to 50 ms) until it takes the event or shutdown's deadline passes.
-    func publish(_ job: Job, _ event: JobEvent, _ writer: MsgPackWriter) {
+    /// One event to `ACT/...` through the SDK (`publishActionEvent`: its
+    /// encoding, its BUSY retry, 1 ms doubling to 50 ms, here until the
+    /// shutdown deadline `giveUp` once a stop has set it). Which event goes
+    /// out, and that a job has exactly one terminal event, the engine's
+    /// state machine decides under its lock (see JobStateMachine.swift).
+    func publish(_ job: Job, _ event: ActionEvent, _ writer: MsgPackWriter) {
         publish(uuid: job.uuid, topic: job.topic, event, writer)
     }
 
     /// One event `{uuid, status, out?, err?, exitcode?}` to `topic`.
-    func publish(uuid: ActionUUID, topic: String, _ event: JobEvent, _ writer: MsgPackWriter) {
-        writer.reset()
-        var n = 2
-        if event.out != nil { n += 1 }
-        if event.err != nil { n += 1 }
-        if event.exitcode != nil { n += 1 }
-        writer.packMapHeader(n)
-        writer.packString("uuid")
-        packUUID(uuid, writer)
-        writer.packString("status")
-        writer.packUInt(UInt64(event.status.rawValue))
-        if let out = event.out {
-            writer.packString("out")
-            writer.pack(out)
-        }
-        if let err = event.err {
-            writer.packString("err")
-            writer.packString(err)
-        }
-        if let code = event.exitcode {
-            writer.packString("exitcode")
-            writer.packInt(code)
-        }
-        var pause = Self.busyBackoffStart
-        while true {
+    func publish(uuid: ActionUUID, topic: String, _ event: ActionEvent, _ writer: MsgPackWriter) {
+        let outcome: EAPIError? = withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { buf in
+            uuid.store(into: buf)
             do throws(EAPIError) {
-                try host.publish(topic: topic, payload: writer.bytes)
-                return
-            } catch {
-                guard error.code == .busy || error.code == .busBusy else {
-                    host.log(.error, "unable to publish \(statusName(event.status)) of \(uuid) to \(topic): \(error)")
-                    return
-                }
-                let now = MonotonicClock.now()
-                let limit = giveUpAt.load(ordering: .acquiring)
-                if now >= limit {
-                    host.log(.error, "bus busy past the shutdown deadline: \(statusName(event.status)) of \(uuid) to \(topic) is lost")
-                    return
-                }
-                sleepNanoseconds(min(pause, limit - now))
-                pause = min(pause * 2, Self.busyBackoffMax)
-            }
+                try host.publishActionEvent(event, uuid: UnsafeRawBufferPointer(buf), topic: topic, retry: busyRetry,
+                                            writer: writer)
+                return nil
+            } catch { return error }
         }
-    }
-}
-
-/// Packs a uuid as bin 8 of 16 bytes, without allocating.
-private func packUUID(_ uuid: ActionUUID, _ writer: MsgPackWriter) {
-    withUnsafeTemporaryAllocation(byteCount: 18, alignment: 8) { buf in
-        buf[0] = 0xC4
-        buf[1] = 16
-        for i in 0..<8 {
-            buf[2 + i] = UInt8(truncatingIfNeeded: uuid.hi >> (56 - 8 * UInt64(i)))
-            buf[10 + i] = UInt8(truncatingIfNeeded: uuid.lo >> (56 - 8 * UInt64(i)))
+        guard let error = outcome else { return }
+        if error.code == .busy || error.code == .busBusy {
+            host.log(.error, "bus busy past the shutdown deadline: \(event.status) of \(uuid) to \(topic) is lost")
+        } else {
+            host.log(.error, "unable to publish \(event.status) of \(uuid) to \(topic): \(error)")
         }
-        writer.packRaw(UnsafeRawBufferPointer(buf))
-    }
-}
-
-func statusName(_ s: ActionStatus) -> String {
-    switch s {
-    case .created: "created"
-    case .accepted: "accepted"
-    case .pending: "pending"
-    case .running: "running"
-    case .completed: "completed"
-    case .failed: "failed"
-    case .canceled: "canceled"
-    case .terminated: "terminated"
     }
 }

@@ -1,13 +1,5 @@
 import EAPI
 
-/// One event of a job, queued for publishing in order.
-struct JobEvent {
-    let status: ActionStatus
-    var out: MsgPackValue? = nil
-    var err: String? = nil
-    var exitcode: Int64? = nil
-}
-
 /// Where a job is in its life. Only `waiting` and `running` may move to a
 /// terminal state; the move happens once, under the engine lock, and the
 /// thread that makes it is the only one that appends the terminal event.
@@ -52,8 +44,8 @@ final class Job {
     let kwargs: MsgPackMap
 
     @exclusivity(unchecked) var phase = JobPhase.waiting
-    /// Events not yet published, oldest first.
-    @exclusivity(unchecked) var outbox: [JobEvent] = []
+    /// Events not yet published, oldest first (the SDK's `ActionEvent`).
+    @exclusivity(unchecked) var outbox: [ActionEvent] = []
     /// A thread is publishing this job's events (only that one publishes).
     @exclusivity(unchecked) var publishing = false
     @exclusivity(unchecked) var terminalAppended = false

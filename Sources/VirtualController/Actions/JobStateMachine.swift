@@ -5,7 +5,7 @@ import EAPI
 /// their outboxes) and log lines.
 struct Section {
     var claimed: [Job] = []
-    var batches: [(job: Job, events: [JobEvent])] = []
+    var batches: [(job: Job, events: [ActionEvent])] = []
     var logs: [(LogLevel, String)] = []
 }
 
@@ -14,7 +14,7 @@ struct Section {
 /// which appends the terminal event; queues and the macro pool follow.
 extension EngineCore {
 
-    func append(_ job: Job, _ event: JobEvent, _ sec: inout Section) {
+    func append(_ job: Job, _ event: ActionEvent, _ sec: inout Section) {
         job.outbox.append(event)
         if event.status.isTerminal { job.terminalAppended = true }
         if !job.publishing {
@@ -26,7 +26,7 @@ extension EngineCore {
 
     /// The one transition to a terminal state. `job` is waiting, running, or
     /// finishing (claimed by the caller); its terminal event is appended here.
-    func end(_ job: Job, _ event: JobEvent, rescheduleUnit: Bool = true, _ sec: inout Section) {
+    func end(_ job: Job, _ event: ActionEvent, rescheduleUnit: Bool = true, _ sec: inout Section) {
         assert(job.phase != .done, "a job ended twice")
         guard job.phase != .done else { return }
         let wasRunning = job.phase == .running || job.phase == .finishing
@@ -51,7 +51,7 @@ extension EngineCore {
             }
             if event.status != .completed, host.isLogged(.warn) {
                 let why = event.err.map { ": \($0)" } ?? ""
-                sec.logs.append((.warn, "lmacro \(macro.definition.oid) run \(job.uuid) \(statusName(event.status))\(why)"))
+                sec.logs.append((.warn, "lmacro \(macro.definition.oid) run \(job.uuid) \(event.status)\(why)"))
             }
         }
         if let parent = job.parent {
@@ -63,7 +63,7 @@ extension EngineCore {
                 } else {
                     parent.wait = .busy
                     let oid = job.unit.map { $0.oid.description } ?? "?"
-                    end(parent, JobEvent(status: .failed, err: "action step on \(oid) ended \(statusName(event.status))",
+                    end(parent, ActionEvent(status: .failed, err: "action step on \(oid) ended \(event.status)",
                                          exitcode: 1), &sec)
                 }
             }
@@ -86,14 +86,14 @@ extension EngineCore {
             if job.deadline != UInt64.max {
                 if now == 0 { now = MonotonicClock.now() }
                 if now >= job.deadline {
-                    end(job, JobEvent(status: .failed, err: "timed out waiting for a macro worker", exitcode: 1), &sec)
+                    end(job, ActionEvent(status: .failed, err: "timed out waiting for a macro worker", exitcode: 1), &sec)
                     continue
                 }
             }
             job.phase = .running
             job.wait = .busy
             macroRunning += 1
-            append(job, JobEvent(status: .running), &sec)
+            append(job, ActionEvent(status: .running), &sec)
             // The steps start once RUNNING is published, so that no step's
             // effect (a RAW state, a child action) goes out before it.
             job.firstStepWaits = true
@@ -128,7 +128,7 @@ extension EngineCore {
     func flush(_ sec: inout Section) {
         guard !sec.claimed.isEmpty else { return }
         for job in sec.claimed {
-            var events: [JobEvent] = []
+            var events: [ActionEvent] = []
             swap(&events, &job.outbox)
             sec.batches.append((job, events))
         }

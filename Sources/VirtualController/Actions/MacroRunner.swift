@@ -26,7 +26,7 @@ extension EngineCore {
         let steps = macro.definition.steps
         while true {
             if pc >= steps.count {
-                finishRun(job, JobEvent(status: .completed, out: output, exitcode: 0), writer)
+                finishRun(job, ActionEvent(status: .completed, out: output, exitcode: 0), writer)
                 return
             }
             let outcome = execute(steps[pc], of: job, output: &output)
@@ -38,7 +38,7 @@ extension EngineCore {
             case .fail(let text), .failed(let text):
                 let err: String
                 if case .failed = outcome { err = text } else { err = "step \(pc + 1) (\(steps[pc].name)): \(text)" }
-                finishRun(job, JobEvent(status: .failed, err: err, exitcode: 1), writer)
+                finishRun(job, ActionEvent(status: .failed, err: err, exitcode: 1), writer)
                 return
             case .sleep(let ns):
                 pc += 1
@@ -59,7 +59,7 @@ extension EngineCore {
                 do throws(EAPIError) {
                     try effects.ensureUnit(oid)
                 } catch {
-                    finishRun(job, JobEvent(status: .failed, err: "step \(pc) (action): \(error)", exitcode: 1), writer)
+                    finishRun(job, ActionEvent(status: .failed, err: "step \(pc) (action): \(error)", exitcode: 1), writer)
                     return
                 }
                 monitor.lock()
@@ -106,7 +106,7 @@ extension EngineCore {
     }
 
     /// Ends a run that is still running (lock released on entry and return).
-    private func finishRun(_ job: Job, _ event: JobEvent, _ writer: MsgPackWriter) {
+    private func finishRun(_ job: Job, _ event: ActionEvent, _ writer: MsgPackWriter) {
         var sec = Section()
         monitor.lock()
         if job.phase == .running { end(job, event, &sec) }

@@ -54,11 +54,3 @@ final class Monitor: @unchecked Sendable {
     func signal(_ c: Int) { pthread_cond_signal(conds + c) }
     func broadcast(_ c: Int) { pthread_cond_broadcast(conds + c) }
 }
-
-/// Sleeps the calling thread (used between retries of a BUSY publish).
-func sleepNanoseconds(_ ns: UInt64) {
-    guard ns > 0 else { return }
-    var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-    var rem = timespec()
-    while nanosleep(&ts, &rem) != 0, errno == EINTR { ts = rem }
-}

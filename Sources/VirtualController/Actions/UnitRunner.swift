@@ -16,7 +16,7 @@ extension EngineCore {
             var sec = Section()
             let now = MonotonicClock.now()
             if now >= job.deadline {
-                end(job, JobEvent(status: .failed, err: "timed out waiting in the unit queue", exitcode: 1),
+                end(job, ActionEvent(status: .failed, err: "timed out waiting in the unit queue", exitcode: 1),
                     rescheduleUnit: false, &sec)
                 flush(&sec)
                 monitor.unlock()
@@ -26,7 +26,7 @@ extension EngineCore {
             }
             job.phase = .running
             unit.running = job
-            append(job, JobEvent(status: .running), &sec)
+            append(job, ActionEvent(status: .running), &sec)
             let time = unit.settings.actionTime
             if time == 0 {
                 job.phase = .finishing
@@ -74,8 +74,8 @@ extension EngineCore {
         }
         monitor.lock()
         let event = settings.fail
-            ? JobEvent(status: .failed, err: "the unit is set to fail", exitcode: 1)
-            : JobEvent(status: .completed, exitcode: 0)
+            ? ActionEvent(status: .failed, err: "the unit is set to fail", exitcode: 1)
+            : ActionEvent(status: .completed, exitcode: 0)
         end(job, event, rescheduleUnit: rescheduleUnit, &sec)
         flush(&sec)
         monitor.unlock()
