@@ -81,7 +81,9 @@ final class EngineCore: @unchecked Sendable {
             monitor.unlock()
             throw .notReady("the controller is stopping")
         }
-        if units[key] == nil {
+        // One lookup when the unit is known (the usual case).
+        var known = units[key]
+        if known == nil {
             // The unit is new to the engine: the controller creates it or refuses.
             monitor.unlock()
             try effects.ensureUnit(req.oid)
@@ -90,13 +92,14 @@ final class EngineCore: @unchecked Sendable {
                 monitor.unlock()
                 throw .notReady("the controller is stopping")
             }
+            known = units[key]
         }
         if jobs[req.uuid] != nil {
             monitor.unlock()
             throw EAPIError(.alreadyExists, "action \(req.uuid) exists")
         }
         let unit: UnitRecord
-        if let u = units[key] {
+        if let u = known {
             unit = u
         } else {
             unit = UnitRecord(oid: req.oid, settings: unitSettings[key] ?? .auto)

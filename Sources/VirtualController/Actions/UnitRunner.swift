@@ -32,10 +32,21 @@ extension EngineCore {
                 job.phase = .finishing
                 timers.remove(job)
                 // RUNNING goes out before the action's effects (its RAW state).
-                flush(&sec)
-                monitor.unlock()
-                publish(&sec, writer)
-                complete(job, sec: &sec, rescheduleUnit: false, writer)
+                if sec.claimed.count == 1, sec.claimed[0] === job {
+                    // This thread claimed the job's publishing right: it keeps
+                    // it through the effects, so COMPLETED needs no second claim.
+                    sec.claimed.removeAll()
+                    var events: [ActionEvent] = []
+                    swap(&events, &job.outbox)
+                    monitor.unlock()
+                    for e in events { publish(job, e, writer) }
+                    completeHoldingRight(job, writer)
+                } else {
+                    flush(&sec)
+                    monitor.unlock()
+                    publish(&sec, writer)
+                    complete(job, sec: &sec, rescheduleUnit: false, writer)
+                }
                 monitor.lock()
             } else {
                 job.completeAt = time >= UInt64.max - now ? UInt64.max : now + time
@@ -62,6 +73,30 @@ extension EngineCore {
         monitor.unlock()
         var sec = Section()
         complete(job, sec: &sec, rescheduleUnit: true, writer)
+    }
+
+    /// `complete` for a job whose publishing right this thread holds (its
+    /// RUNNING just went out): the terminal event joins the job's outbox and
+    /// `drain` publishes it, then gives the right up; any other job the end
+    /// touched (an lmacro run waiting for this action) is published after.
+    func completeHoldingRight(_ job: Job, _ writer: MsgPackWriter) {
+        let unit = job.unit!
+        let settings = unit.settings
+        if !settings.fail {
+            effects.completeUnitAction(unit.oid, status: settings.status, value: job.value)
+        }
+        var sec = Section()
+        monitor.lock()
+        let event = settings.fail
+            ? ActionEvent(status: .failed, err: "the unit is set to fail", exitcode: 1)
+            : ActionEvent(status: .completed, exitcode: 0)
+        end(job, event, rescheduleUnit: false, &sec)
+        flush(&sec)
+        monitor.unlock()
+        for (level, line) in sec.logs { host.log(level, line) }
+        sec.logs.removeAll()
+        drain(job, writer)
+        publish(&sec, writer)
     }
 
     /// Applies a finishing action (lock released) and ends it: the effects
