@@ -163,6 +163,35 @@ func actionPayload(uuid: MsgPackValue = .binary(uuid16), i: String = "unit:tests
         #expect("\(ActionStatus.terminated)" == "terminated")
     }
 
+    /// The packed bytes are those of packing each key and value with the
+    /// writer, for every status and optional field (the usual 16-byte uuid
+    /// takes a shortcut; any other length the plain way).
+    @Test func packIsTheWritersEncodingByteForByte() {
+        let statuses: [ActionStatus] = [.created, .accepted, .pending, .running, .completed, .failed, .canceled,
+                                        .terminated]
+        let events = statuses.flatMap { status in
+            [ActionEvent(status: status), ActionEvent(status: status, exitcode: -32008),
+             ActionEvent(status: status, out: ["a": 1], err: "why", exitcode: 70000)]
+        }
+        for uuid in [Array(UInt8(200)..<UInt8(216)), [1, 2, 3]] as [[UInt8]] {
+            for event in events {
+                let fast = MsgPackWriter()
+                uuid.withUnsafeBytes { event.pack(uuid: $0, into: fast) }
+                let plain = MsgPackWriter()
+                plain.packMapHeader(2 + (event.out == nil ? 0 : 1) + (event.err == nil ? 0 : 1)
+                    + (event.exitcode == nil ? 0 : 1))
+                plain.packString("uuid")
+                plain.packBinary(uuid)
+                plain.packString("status")
+                plain.packUInt(UInt64(event.status.rawValue))
+                if let out = event.out { plain.packString("out"); plain.pack(out) }
+                if let err = event.err { plain.packString("err"); plain.packString(err) }
+                if let code = event.exitcode { plain.packString("exitcode"); plain.packInt(code) }
+                #expect(Array(fast.bytes) == Array(plain.bytes), "\(event.status), uuid of \(uuid.count) bytes")
+            }
+        }
+    }
+
     /// A deadline set while a retry runs ends it (a service's stop).
     @Test func retryDeadlineEndsARetryInProgress() throws {
         let host = SDKHost()

@@ -30,9 +30,21 @@ public struct ActionEvent: Sendable, Equatable {
     /// the action's 16 bytes (packed as bin).
     public func pack(uuid: UnsafeRawBufferPointer, into writer: MsgPackWriter) {
         writer.packMapHeader(2 + (out == nil ? 0 : 1) + (err == nil ? 0 : 1) + (exitcode == nil ? 0 : 1))
-        writer.packString("uuid")
-        writer.packBinary(uuid)
-        writer.packString("status")
+        if uuid.count == 16, let id = uuid.baseAddress {
+            // The usual event: the keys' bytes (encoded once, below) and the
+            // uuid copied in one reservation rather than packed piece by piece.
+            let head = Self.uuidKeyAndBinHeader, statusKey = Self.statusKey
+            let total = head.count + 16 + statusKey.count
+            let out = writer.reserve(total)
+            head.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            (out + head.count).copyMemory(from: id, byteCount: 16)
+            statusKey.withUnsafeBytes { (out + head.count + 16).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            writer.commit(total)
+        } else {
+            writer.packString("uuid")
+            writer.packBinary(uuid)
+            writer.packString("status")
+        }
         writer.packUInt(UInt64(status.rawValue))
         if let out {
             writer.packString("out")
@@ -43,9 +55,32 @@ public struct ActionEvent: Sendable, Equatable {
             writer.packString(err)
         }
         if let exitcode {
-            writer.packString("exitcode")
+            Self.exitcodeKey.withUnsafeBytes { writer.packRaw($0) }
             writer.packInt(exitcode)
         }
+    }
+
+    /// `"uuid"` and the header of a 16-byte bin, as the writer encodes them.
+    private static let uuidKeyAndBinHeader: [UInt8] = {
+        let w = MsgPackWriter()
+        w.packString("uuid")
+        withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { zeros in
+            zeros.initializeMemory(as: UInt8.self, repeating: 0)
+            w.packBinary(UnsafeRawBufferPointer(zeros))
+        }
+        return Array(w.bytes.dropLast(16))
+    }()
+
+    /// `"status"`, as the writer encodes it.
+    private static let statusKey: [UInt8] = encodedKey("status")
+
+    /// `"exitcode"`, as the writer encodes it.
+    private static let exitcodeKey: [UInt8] = encodedKey("exitcode")
+
+    private static func encodedKey(_ key: String) -> [UInt8] {
+        let w = MsgPackWriter()
+        w.packString(key)
+        return Array(w.bytes)
     }
 }
 
