@@ -107,10 +107,7 @@ final class EngineCore: @unchecked Sendable {
         }
         let job = Job(seq: takeSeq(), uuid: req.uuid, topic: unit.topic, priority: req.priority,
                       deadline: deadline(req.timeout), unit: unit, value: req.value, macro: nil)
-        admit(job, MsgPackWriter(), handOff: true) {
-            unit.waiting.push(job)
-            scheduleUnit(unit)
-        }
+        admitQueued(job, on: unit, MsgPackWriter())
     }
 
     /// Whether `oid` is a unit with a `units` entry (its actions queue).
@@ -180,6 +177,24 @@ final class EngineCore: @unchecked Sendable {
     /// the job is waiting but in no queue: terminate, kill (which look it up
     /// in `jobs`), its timeout and shutdown may end it meanwhile, and then it
     /// is not queued at all.
+    /// `admit` for a unit action on an RPC thread, one locked section
+    /// shorter: PENDING goes out here, then `drain`, in the section where it
+    /// gives the publishing right up, queues the job on `unit` (if it is
+    /// still waiting); the rest of its events go to a unit worker.
+    func admitQueued(_ job: Job, on unit: UnitRecord, _ writer: MsgPackWriter) {
+        jobs[job.uuid] = job
+        var sec = Section()
+        append(job, ActionEvent(status: .pending), &sec)
+        if job.deadline != UInt64.max { setTimer(job, at: job.deadline) }
+        // A new job is not being published: its first event claims it here.
+        var pending: [ActionEvent] = []
+        swap(&pending, &job.outbox)
+        monitor.unlock()
+        for (level, line) in sec.logs { host.log(level, line) }
+        for e in pending { publish(job, e, writer) }
+        drain(job, writer, handOff: true, queueOn: unit)
+    }
+
     func admit(_ job: Job, _ writer: MsgPackWriter, handOff: Bool, enqueue: () -> Void) {
         jobs[job.uuid] = job
         var sec = Section()

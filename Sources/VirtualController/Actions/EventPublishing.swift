@@ -21,10 +21,20 @@ extension EngineCore {
     /// Publishes a job's queued events until none are left, then gives up
     /// the publishing right (this thread holds it). With `handOff`, passes
     /// the right and the events to a unit worker instead, while they run.
-    func drain(_ job: Job, _ writer: MsgPackWriter, handOff: Bool = false) {
+    /// With `queueOn` (see `admitQueued`), the first locked section queues
+    /// the job there, when it is still waiting: its PENDING is out by then.
+    func drain(_ job: Job, _ writer: MsgPackWriter, handOff: Bool = false, queueOn: UnitRecord? = nil) {
+        var queueOn = queueOn
         var batch: [ActionEvent] = []
         while true {
             monitor.lock()
+            if let unit = queueOn {
+                queueOn = nil
+                if job.phase == .waiting, !stopping {
+                    unit.waiting.push(job)
+                    scheduleUnit(unit)
+                }
+            }
             if job.firstStepWaits, !job.outbox.contains(where: { $0.status == .running }) {
                 // Everything taken from the outbox so far is published: RUNNING is out.
                 job.firstStepWaits = false
