@@ -20,8 +20,10 @@ import Synchronization
 /// `initial.workers` <= 1: EVA ICS 4.2 runs such a service on one thread,
 /// which cannot serve the bus while it is inside the callback, so the call
 /// would never return. In `svc_init` every RPC call is refused (no bus
-/// yet). A call from ANOTHER thread while `svc_prepare`, `svc_launch` or
-/// `svc_terminate` runs (workers <= 1) is held until the callback returns,
+/// yet). A call from ANOTHER thread while `svc_terminate` runs (workers <=
+/// 1) fails at once with NOT_READY: the stop usually joins that thread, and
+/// the node could not serve the call before the stop ends. One while
+/// `svc_prepare` or `svc_launch` runs (workers <= 1) is held until the callback returns,
 /// as the node holds it: harmless unless the callback waits for that thread
 /// (join, semaphore, a lock it holds), a deadlock that hangs the node. The
 /// host bounds the wait by the time the node gives the callback
@@ -134,6 +136,11 @@ public final class FFIHost: ServiceHost {
     /// for the callback to return, at most as long as the node lets it run.
     private func holdWhileCallbackRuns(_ what: String, _ which: LifecycleCallback) throws(EAPIError) {
         guard which != .initialize, workers.load(ordering: .relaxed) <= 1, hangingCallPolicy == .refuse else { return }
+        // svc_terminate usually joins the service's threads: a call held
+        // there would deadlock the stop, so it fails at once.
+        if which == .terminate {
+            throw EAPIError(.notReady, "\(what): the service is stopping, and a one-worker node serves no bus call until svc_terminate returns")
+        }
         let limit = which == .terminate
             ? shutdownLimit.load(ordering: .relaxed) : startupLimit.load(ordering: .relaxed)
         var ts = timespec()

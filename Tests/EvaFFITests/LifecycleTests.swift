@@ -142,6 +142,16 @@ extension HostTests {
         #expect(ops.filter { $0 == FFIOp.rpcCall }.count == 1)
     }
 
+    /// At a stop nothing is held: svc_terminate usually joins the service's
+    /// threads, so another thread's call fails at once instead of
+    /// deadlocking the stop of a one-worker node.
+    @Test func aCallFromAnotherThreadDuringTerminateFailsAtOnce() {
+        let (log, ops) = lifecycle(["svc_terminate": ["thread"]], workers: 1)
+        #expect(log.count == 1)
+        #expect(log.first?.hasPrefix("svc_terminate thread: NOT_READY (-32005) RPC call eva.core test: the service is stopping") == true)
+        #expect(!ops.contains(FFIOp.rpcCall))
+    }
+
     /// With two workers nothing is held: the joined thread's call goes through.
     @Test func twoWorkersDoNotHoldOtherThreads() {
         let (log, ops) = lifecycle(["svc_prepare": ["thread"]], workers: 2)
