@@ -6,8 +6,10 @@ import Musl
 
 /// A mutex with a condition variable, waiting on CLOCK_MONOTONIC.
 ///
-/// `Synchronization.Mutex` has no way to wait for a change, and the
-/// controller's threads must sleep until work arrives or a deadline passes.
+/// `Synchronization.Mutex` has no way to wait for a change (and on Linux
+/// ThreadSanitizer cannot see it), and a service's threads must sleep until
+/// work arrives or a deadline passes. The SDK's `StopFlag` and
+/// `ServiceThreads` are built on it, and so is the virtual controller.
 /// Unchecked Sendable: the pthread objects live at a fixed heap address and
 /// every access to the state they guard goes through `lock`/`withLock`.
 public final class Condition: @unchecked Sendable {
@@ -35,7 +37,7 @@ public final class Condition: @unchecked Sendable {
     public func lock() { pthread_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
 
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
@@ -51,6 +53,26 @@ public final class Condition: @unchecked Sendable {
     public func wait(untilNanoseconds deadline: UInt64) -> Bool {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         return pthread_cond_timedwait(cond, mutex, &ts) == 0
+    }
+
+    /// Waits (lock held) until `done` holds or `deadline` (`monotonicSeconds`)
+    /// passes; a deadline past ~30 years waits without a timeout (and keeps
+    /// the nanoseconds in range).
+    func wait(untilSeconds deadline: Double, _ done: () -> Bool) {
+        while !done() {
+            let now = monotonicSeconds()
+            if now >= deadline { return }
+            if deadline.isInfinite || deadline - now > 1e9 {
+                wait()
+            } else {
+                var ts = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &ts)
+                let ns = Int64((deadline - now) * 1e9) + Int64(ts.tv_nsec)
+                ts.tv_sec += Int(ns / 1_000_000_000)
+                ts.tv_nsec = Int(ns % 1_000_000_000)
+                pthread_cond_timedwait(cond, mutex, &ts)
+            }
+        }
     }
 
     public func signal() { pthread_cond_signal(cond) }
