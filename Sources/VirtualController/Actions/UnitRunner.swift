@@ -80,19 +80,8 @@ extension EngineCore {
     /// `drain` publishes it, then gives the right up; any other job the end
     /// touched (an lmacro run waiting for this action) is published after.
     func completeHoldingRight(_ job: Job, _ writer: MsgPackWriter) {
-        let unit = job.unit!
-        let settings = unit.settings
-        if !settings.fail {
-            effects.completeUnitAction(unit.oid, status: settings.status, value: job.value)
-        }
         var sec = Section()
-        monitor.lock()
-        let event = settings.fail
-            ? ActionEvent(status: .failed, err: "the unit is set to fail", exitcode: 1)
-            : ActionEvent(status: .completed, exitcode: 0)
-        end(job, event, rescheduleUnit: false, &sec)
-        flush(&sec)
-        monitor.unlock()
+        applyAndEnd(job, rescheduleUnit: false, &sec)
         for (level, line) in sec.logs { host.log(level, line) }
         sec.logs.removeAll()
         drain(job, writer)
@@ -102,6 +91,13 @@ extension EngineCore {
     /// Applies a finishing action (lock released) and ends it: the effects
     /// come first, then COMPLETED; or FAILED for a unit set to fail.
     func complete(_ job: Job, sec: inout Section, rescheduleUnit: Bool, _ writer: MsgPackWriter) {
+        applyAndEnd(job, rescheduleUnit: rescheduleUnit, &sec)
+        publish(&sec, writer)
+    }
+
+    /// The effects (lock released), then, under the lock, COMPLETED (or
+    /// FAILED for a unit set to fail) into `sec`; publishing is the caller's.
+    private func applyAndEnd(_ job: Job, rescheduleUnit: Bool, _ sec: inout Section) {
         let unit = job.unit!
         let settings = unit.settings
         if !settings.fail {
@@ -114,6 +110,5 @@ extension EngineCore {
         end(job, event, rescheduleUnit: rescheduleUnit, &sec)
         flush(&sec)
         monitor.unlock()
-        publish(&sec, writer)
     }
 }
