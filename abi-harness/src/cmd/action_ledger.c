@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msgpack_map.h"
 #include "eva_ffi.h"
 #include "output.h"
 #include "strbuf.h"
@@ -98,18 +99,6 @@ static struct harness_action_entry *harness_ledger_entry(struct harness_action_l
     return e;
 }
 
-static const msgpack_object *harness_ledger_field(const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* the uuid bytes: bin as the ABI has it, or a string for lenient senders */
 static int harness_ledger_uuid(const msgpack_object *o, const char **data, size_t *len)
 {
@@ -139,8 +128,8 @@ void harness_action_ledger_on_call(struct harness_action_ledger *ledger, const v
     const char *uuid;
     size_t ulen;
     if (msgpack_unpack(params, params_len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS &&
-        harness_ledger_uuid(harness_ledger_field(&obj, "uuid"), &uuid, &ulen)) {
-        const msgpack_object *oid = harness_ledger_field(&obj, "i");
+        harness_ledger_uuid(harness_msgpack_map_get(&obj, "uuid"), &uuid, &ulen)) {
+        const msgpack_object *oid = harness_msgpack_map_get(&obj, "i");
         pthread_mutex_lock(&ledger->mutex);
         struct harness_action_entry *e = harness_ledger_entry(ledger, uuid, ulen);
         if (!e->oid && oid && oid->type == MSGPACK_OBJECT_STR)
@@ -169,8 +158,8 @@ void harness_action_ledger_on_frame(struct harness_action_ledger *ledger, const 
     size_t ulen;
     const msgpack_object *st;
     if (msgpack_unpack(payload, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS &&
-        harness_ledger_uuid(harness_ledger_field(&obj, "uuid"), &uuid, &ulen) &&
-        (st = harness_ledger_field(&obj, "status")) != NULL && st->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        harness_ledger_uuid(harness_msgpack_map_get(&obj, "uuid"), &uuid, &ulen) &&
+        (st = harness_msgpack_map_get(&obj, "status")) != NULL && st->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
         int status = (int)st->via.u64;
         pthread_mutex_lock(&ledger->mutex);
         struct harness_action_entry *e = harness_ledger_entry(ledger, uuid, ulen);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "msgpack_map.h"
 #include "config_expand.h"
 #include "output.h"
 #include "xalloc.h"
@@ -44,7 +45,7 @@ static void harness_initial_bool(msgpack_packer *pk, int v)
 
 static double harness_initial_timeout(const struct harness_svc_template *tmpl, const char *key, double dflt)
 {
-    const msgpack_object *v = tmpl->timeout ? harness_svc_template_field(tmpl->timeout, key) : NULL;
+    const msgpack_object *v = tmpl->timeout ? harness_msgpack_map_get(tmpl->timeout, key) : NULL;
     double d;
     return v && harness_svc_template_number(v, &d) ? d : dflt;
 }
@@ -72,7 +73,7 @@ static void harness_initial_mkdirs(const char *path)
 static void harness_initial_bus_number(msgpack_packer *pk, const struct harness_svc_template *tmpl, const char *key,
                                        double dflt, int as_int)
 {
-    const msgpack_object *v = tmpl->bus ? harness_svc_template_field(tmpl->bus, key) : NULL;
+    const msgpack_object *v = tmpl->bus ? harness_msgpack_map_get(tmpl->bus, key) : NULL;
     harness_initial_str(pk, key);
     if (v && v->type != MSGPACK_OBJECT_NIL) {
         msgpack_pack_object(pk, *v);
@@ -184,7 +185,7 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     msgpack_pack_map(pk, 7);
     harness_initial_str(pk, "type");
     harness_initial_str(pk, "native");
-    const msgpack_object *bus_path = tmpl->bus ? harness_svc_template_field(tmpl->bus, "path") : NULL;
+    const msgpack_object *bus_path = tmpl->bus ? harness_msgpack_map_get(tmpl->bus, "path") : NULL;
     harness_initial_str(pk, "path");
     if (bus_path && bus_path->type == MSGPACK_OBJECT_STR) msgpack_pack_object(pk, *bus_path);
     else harness_initial_str(pk, "var/bus.ipc");
@@ -193,7 +194,7 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     harness_initial_bus_number(pk, tmpl, "buf_ttl", 10, 1);
     harness_initial_bus_number(pk, tmpl, "queue_size", 8192, 1);
     harness_initial_str(pk, "token");
-    const msgpack_object *token = tmpl->bus ? harness_svc_template_field(tmpl->bus, "token") : NULL;
+    const msgpack_object *token = tmpl->bus ? harness_msgpack_map_get(tmpl->bus, "token") : NULL;
     if (token && token->type == MSGPACK_OBJECT_STR) msgpack_pack_object(pk, *token);
     else msgpack_pack_nil(pk);
 
@@ -202,7 +203,7 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     msgpack_pack_map(pk, 3);
     static const char *const rt_keys[] = {"priority", "cpu_ids", "prealloc_heap"};
     for (size_t i = 0; i < 3; i++) {
-        const msgpack_object *v = tmpl->realtime ? harness_svc_template_field(tmpl->realtime, rt_keys[i]) : NULL;
+        const msgpack_object *v = tmpl->realtime ? harness_msgpack_map_get(tmpl->realtime, rt_keys[i]) : NULL;
         harness_initial_str(pk, rt_keys[i]);
         if (v && v->type != MSGPACK_OBJECT_NIL) msgpack_pack_object(pk, *v);
         else if (i == 1) msgpack_pack_array(pk, 0);

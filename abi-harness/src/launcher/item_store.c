@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msgpack_map.h"
 #include "eva_ffi.h"
 #include "strbuf.h"
 #include "topic.h"
@@ -70,17 +71,6 @@ static void harness_item_store_grow(struct harness_item_store *store)
     store->bucket_count = n;
 }
 
-static const msgpack_object *harness_item_field(const msgpack_object *map, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* caller holds the lock */
 static int harness_item_store_set(struct harness_item_store *store, const char *oid, const msgpack_object *state,
                                   char *why, size_t why_len)
@@ -89,8 +79,8 @@ static int harness_item_store_set(struct harness_item_store *store, const char *
         snprintf(why, why_len, "state of %s is not a map", oid);
         return -1;
     }
-    const msgpack_object *st = harness_item_field(state, "status");
-    const msgpack_object *val = harness_item_field(state, "value");
+    const msgpack_object *st = harness_msgpack_map_get(state, "status");
+    const msgpack_object *val = harness_msgpack_map_get(state, "value");
     if (!st || (st->type != MSGPACK_OBJECT_POSITIVE_INTEGER && st->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
         snprintf(why, why_len, "state of %s has no integer status", oid);
         return -1;
@@ -177,7 +167,7 @@ int harness_item_store_apply_frame(struct harness_item_store *store, const char 
     } else {
         for (uint32_t i = 0; i < obj.via.array.size; i++) {
             const msgpack_object *e = &obj.via.array.ptr[i];
-            const msgpack_object *oid = e->type == MSGPACK_OBJECT_MAP ? harness_item_field(e, "oid") : NULL;
+            const msgpack_object *oid = e->type == MSGPACK_OBJECT_MAP ? harness_msgpack_map_get(e, "oid") : NULL;
             if (!oid || oid->type != MSGPACK_OBJECT_STR) {
                 snprintf(why, why_len, "bulk RAW entry %u has no oid", i);
                 rc = -1;

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "msgpack_map.h"
 #include "clock.h"
 #include "output.h"
 #include "eva_ffi.h"
@@ -67,18 +68,6 @@ int harness_mock_core_on_frame(struct harness_mock_core *core, const char *topic
     return 0;
 }
 
-static const msgpack_object *harness_mock_core_field(const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 static void harness_mock_core_pack_str(msgpack_packer *pk, const char *s)
 {
     msgpack_pack_str_with_body(pk, s, strlen(s));
@@ -135,7 +124,7 @@ static int32_t harness_mock_core_item_state(struct harness_mock_core *core, cons
     const msgpack_object *i = NULL;
     if (params) {
         if (params->type != MSGPACK_OBJECT_MAP) return EVA_ERR_CODE_INVALID_PARAMS;
-        i = harness_mock_core_field(params, "i");
+        i = harness_msgpack_map_get(params, "i");
     }
     char **masks = NULL;
     size_t n = 0;
@@ -175,14 +164,14 @@ static int32_t harness_mock_core_registry(struct harness_mock_core *core, const 
 {
     int get = !strcmp(method, "key_get"), set = !strcmp(method, "key_set"), del = !strcmp(method, "key_delete");
     if (!get && !set && !del) return EVA_ERR_CODE_METHOD_NOT_FOUND;
-    const msgpack_object *key = params ? harness_mock_core_field(params, "key") : NULL;
+    const msgpack_object *key = params ? harness_msgpack_map_get(params, "key") : NULL;
     if (!key || key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0) return EVA_ERR_CODE_INVALID_PARAMS;
     char *k = harness_xstrndup(key->via.str.ptr, key->via.str.size);
     int32_t rc;
     if (get) {
         rc = harness_registry_get(&core->registry, k, out, out_len);
     } else if (set) {
-        const msgpack_object *value = harness_mock_core_field(params, "value");
+        const msgpack_object *value = harness_msgpack_map_get(params, "value");
         if (!value) {
             rc = EVA_ERR_CODE_INVALID_PARAMS;
         } else {

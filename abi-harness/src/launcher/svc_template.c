@@ -3,20 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msgpack_map.h"
 #include "payload_yaml.h"
 #include "xalloc.h"
-
-const msgpack_object *harness_svc_template_field(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
 
 int harness_svc_template_number(const msgpack_object *o, double *out)
 {
@@ -32,7 +21,7 @@ int harness_svc_template_number(const msgpack_object *o, double *out)
 /* a present-but-null field counts as absent, as in the node's templates */
 static const msgpack_object *harness_svc_template_get(const msgpack_object *root, const char *key)
 {
-    const msgpack_object *o = harness_svc_template_field(root, key);
+    const msgpack_object *o = harness_msgpack_map_get(root, key);
     return o && o->type == MSGPACK_OBJECT_NIL ? NULL : o;
 }
 

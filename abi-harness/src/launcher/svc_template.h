@@ -39,8 +39,6 @@ struct harness_launcher_args {
 /* path NULL: an empty template. -1 with a message in err. */
 int harness_svc_template_load(struct harness_svc_template *tmpl, const char *path, struct harness_strbuf *err);
 void harness_svc_template_destroy(struct harness_svc_template *tmpl);
-/* a field of a map by string key, NULL when absent */
-const msgpack_object *harness_svc_template_field(const msgpack_object *map, const char *key);
 /* a number (int or float) as double; 0 when it is not one */
 int harness_svc_template_number(const msgpack_object *o, double *out);
 /* parse command: as the launcher's command line; -1 with a message in err

@@ -8,19 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "msgpack_map.h"
 #include "xalloc.h"
-
-static const msgpack_object *harness_info_field(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
 
 static int harness_info_methods_read(const char *info, size_t len, struct harness_strbuf *why,
                                      struct harness_check_methods *m)
@@ -57,10 +46,10 @@ static int harness_info_methods_read(const char *info, size_t len, struct harnes
     }
     static const char *const strs[] = {"author", "version", "description"};
     for (size_t i = 0; i < 3; i++) {
-        const msgpack_object *v = harness_info_field(&obj, strs[i]);
+        const msgpack_object *v = harness_msgpack_map_get(&obj, strs[i]);
         if (!v || v->type != MSGPACK_OBJECT_STR) HARNESS_INFO_BAD("%s is %s", strs[i], v ? "not a string" : "missing");
     }
-    const msgpack_object *methods = harness_info_field(&obj, "methods");
+    const msgpack_object *methods = harness_msgpack_map_get(&obj, "methods");
     if (!methods || methods->type != MSGPACK_OBJECT_MAP) {
         HARNESS_INFO_BAD("methods is %s", methods ? "not a map" : "missing");
     } else {
@@ -77,8 +66,8 @@ static int harness_info_methods_read(const char *info, size_t len, struct harnes
             char *name = harness_xstrndup(k->via.str.ptr, k->via.str.size);
             size_t mi = m->count++;
             m->names[mi] = name;
-            const msgpack_object *d = harness_info_field(v, "description");
-            const msgpack_object *p = harness_info_field(v, "params");
+            const msgpack_object *d = harness_msgpack_map_get(v, "description");
+            const msgpack_object *p = harness_msgpack_map_get(v, "params");
             if (v->type != MSGPACK_OBJECT_MAP) {
                 HARNESS_INFO_BAD("methods.%s is not a map", name);
                 continue;
@@ -97,7 +86,7 @@ static int harness_info_methods_read(const char *info, size_t len, struct harnes
                 }
                 char *pname = harness_xstrndup(pk->via.str.ptr, pk->via.str.size);
                 m->params[mi][m->param_counts[mi]++] = pname;
-                const msgpack_object *req = harness_info_field(pv, "required");
+                const msgpack_object *req = harness_msgpack_map_get(pv, "required");
                 if (!req || req->type != MSGPACK_OBJECT_BOOLEAN)
                     HARNESS_INFO_BAD("methods.%s.params.%s.required is %s", name, pname, req ? "not a bool" : "missing");
             }
