@@ -79,8 +79,9 @@ public final class VirtualController: Sendable {
         shutdownBudget = MonotonicClock.nanoseconds(seconds: initial.timeout.shutdown)
         failMode = initial.failMode
         reactToFail = initial.reactToFail
-        // Long enough for one registry call that times out, not longer.
-        variableLoadWait.store(MonotonicClock.nanoseconds(seconds: min(2, initial.timeout.default + 0.5)),
+        // Long enough for one registry call that times out, not longer; a
+        // timeout.default below 0 (nonsense, but it decodes) counts as 0.
+        variableLoadWait.store(MonotonicClock.nanoseconds(seconds: min(2, max(0, initial.timeout.default) + 0.5)),
                                ordering: .relaxed)
     }
 

@@ -132,6 +132,18 @@ func removeFolder(_ path: String) {
         #expect(h.code("var.get", ["i": "seed"]) == .notFound)
     }
 
+    /// fuzz/regressions/init/negative-default-timeout.bin: a timeout.default
+    /// below 0 left var.* no wait for the load (NOT_READY right after start).
+    @Test func aNegativeDefaultTimeoutStillWaitsForTheLoad() throws {
+        let initial = try InitialPayload([
+            "version": 4, "id": "test.virtual", "system_name": "test", "command": "svc/eva-ffi",
+            "timeout": ["startup": 5, "shutdown": 5, "default": -2.0], "core": ["log_level": 0],
+            "config": [:], "workers": 2, "user": "", "data_path": "",
+        ])
+        let controller = try VirtualController(initial: initial, host: RecordingHost(logLevel: .trace, registry: [:]))
+        #expect(controller.variableLoadWait.load(ordering: .relaxed) == 500_000_000)
+    }
+
     @Test func aCallMadeJustBeforeTheLoadWaitsForIt() throws {
         let h = try ControllerHarness(registry: [Self.key: ["kept": "yes"]], loadVariables: false)
         h.controller.variableLoadWait.store(3_000_000_000, ordering: .relaxed)
