@@ -63,6 +63,9 @@ public final class FFIHost: ServiceHost {
     /// another thread's wait for it.
     private let startupLimit = Atomic<UInt64>(5_000_000_000)
     private let shutdownLimit = Atomic<UInt64>(5_000_000_000)
+    /// Broadcast when a lifecycle callback returns: wakes the calls held
+    /// meanwhile (no polling).
+    private let callbackEnded = Condition()
 
     /// The per-thread contexts' key (read once, not per op).
     private let contextKey: pthread_key_t
@@ -98,8 +101,11 @@ public final class FFIHost: ServiceHost {
         callbackThread.store(UInt(pthread_self()), ordering: .releasing)
         callback.store(index, ordering: .releasing)
         defer {
-            callback.store(0, ordering: .releasing)
-            callbackThread.store(0, ordering: .releasing)
+            callbackEnded.withLock {
+                callback.store(0, ordering: .releasing)
+                callbackThread.store(0, ordering: .releasing)
+            }
+            callbackEnded.broadcast()
         }
         return try body()
     }
@@ -145,12 +151,16 @@ public final class FFIHost: ServiceHost {
             ? shutdownLimit.load(ordering: .relaxed) : startupLimit.load(ordering: .relaxed)
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        let start = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        let deadline = (UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)) &+ limit
+        callbackEnded.lock()
+        defer { callbackEnded.unlock() }
         while callback.load(ordering: .acquiring) != 0 {
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            let now = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-            if now &- start >= limit { throw .heldByCallback(what, in: which, waited: Double(limit) / 1e9) }
-            usleep(1000)
+            if !callbackEnded.wait(untilNanoseconds: deadline), callback.load(ordering: .acquiring) != 0 {
+                clock_gettime(CLOCK_MONOTONIC, &ts)
+                if UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec) >= deadline {
+                    throw .heldByCallback(what, in: which, waited: Double(limit) / 1e9)
+                }
+            }
         }
     }
 

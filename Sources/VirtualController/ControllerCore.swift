@@ -57,7 +57,8 @@ final class ControllerCore: Sendable {
         var seeded = VarStore()
         seeded.replaceAll(config.seedVars)
         vars = Guarded(seeded)
-        persistence = VariablePersistence(host: host, vars: vars, registryKey: registryKey, dataPath: dataPath)
+        persistence = VariablePersistence(host: host, vars: vars, registryKey: registryKey, dataPath: dataPath,
+                                          seeds: config.seedVars)
     }
 
     // MARK: Items

@@ -8,27 +8,25 @@ import Synchronization
 
 /// Where the variables survive a restart: the node registry, shared with
 /// the shipped controller (key `eva/svc_data/<id>/vars`, a map name →
-/// value), plus a journal in the service's own folder (`data_path`), which
-/// can be written where the registry cannot be reached (`svc_terminate` on
-/// a one-thread launcher).
-///
-/// Every snapshot written gets the next sequence number. The journal file
-/// holds the last snapshot it got, with its number; a second file, the
-/// registry mark, holds the number of the last snapshot the registry
-/// accepted. So the registry value keeps its shape, and at start:
-/// - journal newer than the mark: the registry missed the journal's
-///   snapshot (a stop that could only write the journal, a crash between
-///   the two writes): the journal wins, and the registry is written from it
-///   right after the load;
-/// - otherwise the registry wins (it holds the same snapshot, or whatever
-///   another writer, such as the shipped controller, put there since);
-///   NOT_FOUND there means none yet (the config seeds), as before.
-/// A registry that cannot be read falls back to the journal, else to the
-/// seeds. A damaged journal or mark is logged and ignored, never fatal.
+/// value), plus two files in the service's own folder (`data_path`):
+/// - the journal (`vars.journal`): the variables as this service last had
+///   them, written at every write-through and at `svc_terminate` (file I/O
+///   only, so even a stop on a one-thread launcher, which cannot reach the
+///   registry, loses nothing);
+/// - the base (`vars.registry-base`): the variables as this service last
+///   wrote them to the registry (or found them there at start), written
+///   after each registry write.
+/// At start the three versions are compared per variable (see
+/// `VariableMerge`): where the registry differs from the base, another
+/// writer changed it and the registry wins; elsewhere the journal does.
+/// So nothing set before a clean stop is lost, nor anything another writer
+/// (the shipped controller after a switch, an operator, a restore) put in
+/// the registry meanwhile. A damaged journal or base is logged and ignored,
+/// never fatal; both are written atomically (see `JournalFile`).
 ///
 /// Writes: every `persist_interval`, from the controller's thread, journal
-/// then registry (then mark); at `svc_terminate` the journal only (file
-/// I/O; see `VirtualController.terminate` for the registry).
+/// then registry then base; at `svc_terminate` the journal (and a pending
+/// base), and with `workers` >= 2 the registry too (see `Worker.finish`).
 final class VariablePersistence: Sendable {
     struct State {
         /// The last sequence number given to a snapshot.
@@ -37,12 +35,15 @@ final class VariablePersistence: Sendable {
         var journaledGeneration: UInt64?
         /// The generation the registry holds (nil: unknown or stale: write).
         var registryGeneration: UInt64?
+        /// The registry's content as read at start, to become the base once
+        /// the journal holds what the start chose (nil: the base is current).
+        var pendingBase: [UInt8]?
         /// The journal failed last time (logged once per failing streak).
         var journalFailing = false
         /// `svc_terminate` wrote its last snapshot: no more writes.
         var closed = false
-        /// The load took the journal over the registry: write the registry
-        /// right away rather than at the next write-through.
+        /// The load left the registry, the journal or the base behind:
+        /// write them right away rather than at the next write-through.
         var catchUp = false
     }
 
@@ -57,29 +58,33 @@ final class VariablePersistence: Sendable {
     let host: any ServiceHost
     let vars: Guarded<VarStore>
     let registryKey: String
+    /// `config.vars`: created at the load where the persisted state lacks them.
+    let seeds: [String: MsgPackValue]
     /// nil when the service has no folder (`data_path` "": user nobody).
     let journal: JournalFile?
-    let mark: JournalFile?
+    let base: JournalFile?
     let dataPath: String
     private let state = Guarded(State())
     private let loadedFlag = Atomic<Bool>(false)
     private let loadedSignal = Condition()
 
     static let journalName = "vars.journal"
-    static let markName = "vars.registry-mark"
+    static let baseName = "vars.registry-base"
 
-    init(host: any ServiceHost, vars: Guarded<VarStore>, registryKey: String, dataPath: String) {
+    init(host: any ServiceHost, vars: Guarded<VarStore>, registryKey: String, dataPath: String,
+         seeds: [String: MsgPackValue] = [:]) {
         self.host = host
         self.vars = vars
         self.registryKey = registryKey
         self.dataPath = dataPath
+        self.seeds = seeds
         if dataPath.isEmpty {
             journal = nil
-            mark = nil
+            base = nil
         } else {
             let folder = dataPath.hasSuffix("/") ? String(dataPath.dropLast()) : dataPath
             journal = JournalFile(path: "\(folder)/\(Self.journalName)", magic: "EVAVCJ01")
-            mark = JournalFile(path: "\(folder)/\(Self.markName)", magic: "EVAVCM01")
+            base = JournalFile(path: "\(folder)/\(Self.baseName)", magic: "EVAVCB01")
         }
     }
 
@@ -118,34 +123,24 @@ final class VariablePersistence: Sendable {
         return out
     }
 
-    private func readJournal() -> (sequence: UInt64, vars: [String: MsgPackValue])? {
-        guard let journal else { return nil }
-        switch journal.read() {
+    /// The journal's or the base's record: nil when missing or damaged
+    /// (logged with `level`).
+    private func read(_ file: JournalFile?, _ what: String, damaged level: LogLevel)
+        -> (sequence: UInt64, vars: [String: MsgPackValue])? {
+        guard let file else { return nil }
+        switch file.read() {
         case .missing:
             return nil
         case .damaged(let why):
-            host.log(.error, "journal \(journal.path) is damaged (\(why)); ignored")
+            host.log(level, "\(what) \(file.path) is damaged (\(why)); ignored")
             return nil
         case .record(let sequence, let payload):
             guard let value = try? MsgPackValue(decoding: payload) else {
-                host.log(.error, "journal \(journal.path) does not decode; ignored")
+                host.log(level, "\(what) \(file.path) does not decode; ignored")
                 return nil
             }
-            guard let vars = variables(value, from: journal.path) else { return nil }
+            guard let vars = variables(value, from: file.path) else { return nil }
             return (sequence, vars)
-        }
-    }
-
-    private func readMark() -> UInt64 {
-        guard let mark else { return 0 }
-        switch mark.read() {
-        case .missing:
-            return 0
-        case .damaged(let why):
-            host.log(.warn, "registry mark \(mark.path) is damaged (\(why)); taken as 0")
-            return 0
-        case .record(let sequence, _):
-            return sequence
         }
     }
 
@@ -154,72 +149,67 @@ final class VariablePersistence: Sendable {
     /// loaded: nothing will be written either).
     func load(bus: BusGate) -> Bool {
         if isLoaded { return true }
-        let fromJournal = readJournal()
-        let markSequence = readMark()
-        let registry: MsgPackValue??  // nil: unreadable; .some(nil): NOT_FOUND
-        var registryError: EAPIError?
+        let fromJournal = read(journal, "journal", damaged: .error)
+        let fromBase = read(base, "registry base", damaged: .warn)
         let outcome = bus.call(target: "eva.registry", method: "key_get",
                                params: MsgPackValue.map(["key": .string(registryKey)]).encoded())
         // Stopping meanwhile: `svc_terminate` may have returned (it does
         // not wait for this call on a one-thread launcher); no op calls now.
         if bus.isStopping { return false }
+        var registry: [String: MsgPackValue]?  // nil: unreadable or unusable
         switch outcome {
         case .skipped:
             return false
         case .reply(let bytes):
             if let bytes, let value = try? MsgPackValue(decoding: bytes) {
-                registry = .some(value)
+                registry = variables(value, from: registryKey)
+                if registry == nil {
+                    host.log(.warn, "persisted variables at \(registryKey) are not usable; using "
+                        + (fromJournal == nil ? "the configured ones" : "the journal"))
+                }
             } else {
                 host.log(.warn, "the registry answered \(registryKey) with no value; taken as none")
-                registry = .some(nil)
+                registry = [:]
             }
         case .failed(let error):
             if error.code == .notFound {
-                registry = .some(nil)
+                registry = [:]
             } else {
-                registryError = error
-                registry = nil
+                host.log(.error, "cannot read variables from \(registryKey): \(error); using "
+                    + (fromJournal == nil ? "the configured ones" : "the journal"))
             }
         }
-        var chosen: [String: MsgPackValue]?
-        var registryCurrent = true
-        var source: String
-        if let fromJournal, fromJournal.sequence > markSequence {
-            chosen = fromJournal.vars
-            registryCurrent = false
-            source = "the journal (snapshot \(fromJournal.sequence); the registry has \(markSequence))"
-        } else if case .some(.some(let value)) = registry, let map = variables(value, from: registryKey) {
-            chosen = map
-            source = registryKey
-        } else if case .some(.none) = registry {
-            source = "none persisted yet"
-        } else if let fromJournal {
-            chosen = fromJournal.vars
-            source = "the journal (snapshot \(fromJournal.sequence); the registry could not be read)"
-        } else {
-            source = "neither the registry nor the journal could be read"
+        if registry != nil, fromJournal != nil, fromBase == nil {
+            host.log(.warn, "no registry base next to the journal: another writer's changes cannot be told "
+                + "from ours; the journal wins, the registry adds the variables only it has")
         }
-        if let registryError {
-            host.log(.error, "cannot read variables from \(registryKey): \(registryError); using "
-                + (chosen == nil ? "the configured ones" : "the journal"))
-        } else if case .some(.some) = registry, chosen == nil {
-            host.log(.warn, "persisted variables at \(registryKey) are not usable; using the configured ones")
-        }
-        let (generation, failed) = vars.withLock { $0.load(chosen) }
+        let merge = VariableMerge(registry: registry, journal: fromJournal?.vars, base: fromBase?.vars,
+                                  config: seeds)
+        let (generation, failed) = vars.withLock { $0.load(merge.values) }
+        let pendingBase: [UInt8]? = {
+            guard journal != nil, let registry else { return nil }
+            if let fromBase, VariableMerge.sameStored(fromBase.vars, registry) { return nil }
+            return encode(registry)
+        }()
         state.withLock { s in
-            s.sequence = max(fromJournal?.sequence ?? 0, markSequence)
-            s.journaledGeneration = generation
+            s.sequence = max(fromJournal?.sequence ?? 0, fromBase?.sequence ?? 0)
+            s.journaledGeneration = fromJournal.map { $0.vars == merge.values } == true ? generation : nil
+            // An unreadable registry is not overwritten until something changes.
+            let registryCurrent = registry.map { VariableMerge.sameStored($0, merge.values) } ?? true
             s.registryGeneration = registryCurrent ? generation : nil
-            s.catchUp = !registryCurrent
+            s.pendingBase = pendingBase
+            // Whatever is behind the start's choice is written right after
+            // the load (by then `var.*` no longer wait).
+            s.catchUp = !registryCurrent || pendingBase != nil || (journal != nil && s.journaledGeneration == nil)
         }
         for (tag, error) in failed {
             host.log(.warn, "a write made before the load (\(tag)) does not fit the loaded variables: \(error)")
         }
-        if let chosen {
-            host.log(.info, "loaded \(chosen.count) variable(s) from \(source)")
-        } else {
-            host.log(.info, "no persisted variables (\(source)): using the configured ones")
-        }
+        var line = "loaded \(merge.values.count) variable(s): \(merge.fromJournal) from the journal, "
+            + "\(merge.fromRegistry) from the registry, \(merge.fromConfig) from the config"
+        if merge.deletedElsewhere > 0 { line += "; \(merge.deletedElsewhere) deleted in the registry by another writer" }
+        if registry == nil { line += " (the registry could not be read)" }
+        host.log(.info, line)
         loadedSignal.withLock {
             loadedFlag.store(true, ordering: .sequentiallyConsistent)
             loadedSignal.broadcast()
@@ -241,22 +231,21 @@ final class VariablePersistence: Sendable {
     }
 
     /// Takes a snapshot and journals it when it changed since the last
-    /// journal write. nil once closed or before the load.
+    /// journal write; then writes a pending base once the journal is
+    /// current. nil once closed or before the load.
     private func journalStep(_ s: inout State) -> Snapshot? {
         guard !s.closed, isLoaded else { return nil }
         let (values, generation) = vars.withLock { ($0.values, $0.generation) }
         // Nothing behind: no encoding either.
-        if s.registryGeneration == generation, journal == nil || s.journaledGeneration == generation { return nil }
+        if s.registryGeneration == generation,
+           journal == nil || (s.journaledGeneration == generation && s.pendingBase == nil) { return nil }
         let bytes = encode(values)
         guard let journal else { return Snapshot(generation: generation, sequence: nil, bytes: bytes) }
         if s.journaledGeneration != generation {
             s.sequence &+= 1
             do throws(JournalError) {
                 try ensureFolder()
-                let sequence = s.sequence
-                try bytes.withUnsafeBytes { b in
-                    Result { () throws(JournalError) in try journal.write(sequence: sequence, payload: b) }
-                }.get()
+                try write(journal, sequence: s.sequence, bytes)
                 s.journaledGeneration = generation
                 if s.journalFailing {
                     s.journalFailing = false
@@ -269,7 +258,31 @@ final class VariablePersistence: Sendable {
                 }
             }
         }
+        // The journal holds the start's choice (or later): what the registry
+        // holds can become the base now, not before (a base ahead of the
+        // journal would let an old journal beat another writer's change).
+        if s.journaledGeneration == generation, let pending = s.pendingBase {
+            writeBase(pending, &s)
+        }
         return Snapshot(generation: generation, sequence: s.sequence, bytes: bytes)
+    }
+
+    private func write(_ file: JournalFile, sequence: UInt64, _ bytes: [UInt8]) throws(JournalError) {
+        try bytes.withUnsafeBytes { b in
+            Result { () throws(JournalError) in try file.write(sequence: sequence, payload: b) }
+        }.get()
+    }
+
+    /// Writes the base (state locked); on failure it stays pending.
+    private func writeBase(_ bytes: [UInt8], _ s: inout State) {
+        guard let base else { return }
+        do throws(JournalError) {
+            try write(base, sequence: s.sequence, bytes)
+            s.pendingBase = nil
+        } catch {
+            s.pendingBase = bytes
+            host.log(.warn, "cannot write the registry base: \(error)")
+        }
     }
 
     private func ensureFolder() throws(JournalError) {
@@ -280,7 +293,7 @@ final class VariablePersistence: Sendable {
 
     /// Whether the load asked for the registry to be written at once
     /// (once: the flag is cleared).
-    func takeRegistryCatchUp() -> Bool {
+    func takeCatchUp() -> Bool {
         state.withLock { s in
             defer { s.catchUp = false }
             return s.catchUp
@@ -288,7 +301,7 @@ final class VariablePersistence: Sendable {
     }
 
     /// One write-through (the controller's thread): the journal, then the
-    /// registry when it is behind, then the mark. False when the registry
+    /// registry when it is behind, then the base. False when the registry
     /// write failed or was skipped (stopping).
     @discardableResult
     func writeThrough(bus: BusGate) -> Bool {
@@ -309,30 +322,35 @@ final class VariablePersistence: Sendable {
         case .skipped:
             return false
         case .failed(let error):
-            host.log(.error, "cannot persist variables to \(registryKey): \(error)")
+            if !state.withLock({ $0.closed }) { host.log(.error, "cannot persist variables to \(registryKey): \(error)") }
             return false
         case .reply:
             let closed = state.withLock { s -> Bool in
                 if s.registryGeneration.map({ $0 < snapshot.generation }) ?? true {
                     s.registryGeneration = snapshot.generation
                 }
-                return s.closed
-            }
-            if let mark, let sequence = snapshot.sequence, !closed {
-                do throws(JournalError) {
-                    try mark.write(sequence: sequence, payload: UnsafeRawBufferPointer(start: nil, count: 0))
-                } catch {
-                    host.log(.warn, "cannot write the registry mark: \(error)")
+                // Past `svc_terminate` (a call it did not wait for): no
+                // file I/O now; the journal it wrote holds this snapshot.
+                guard !s.closed else { return true }
+                if base != nil {
+                    if s.journaledGeneration.map({ $0 >= snapshot.generation }) ?? false {
+                        writeBase(snapshot.bytes, &s)
+                    } else {
+                        // The journal is behind (failing): the base waits for it.
+                        s.pendingBase = snapshot.bytes
+                    }
                 }
+                return false
             }
-            host.log(.debug, "persisted the variables to \(registryKey)")
+            if !closed { host.log(.debug, "persisted the variables to \(registryKey)") }
             return true
         }
     }
 
-    /// At `svc_terminate`: the last journal write (file I/O only, never a
-    /// bus call), then no more writes. Returns whether something set since
-    /// the last write-through is now neither journaled nor in the registry.
+    /// At `svc_terminate`: the last journal write (and a pending base; file
+    /// I/O only, never a bus call), then no more writes. Returns whether
+    /// something set since the last write-through is now neither journaled
+    /// nor in the registry.
     @discardableResult
     func close() -> Bool {
         state.withLock { s -> Bool in

@@ -39,6 +39,8 @@ public final class VirtualController: Sendable {
     private let shutdownBudget: UInt64
     private let failMode: Bool
     private let reactToFail: Bool
+    /// `workers` >= 2: a multi-thread launcher, where the stop may call the bus.
+    private let multiThread: Bool
     /// What a stop or crash may lose, logged at prepare (nil: nothing to say).
     private let persistenceWarning: String?
     /// How long a `var.*` call made before the load waits for it before
@@ -56,6 +58,7 @@ public final class VirtualController: Sendable {
         self.core = core
         self.actions = engine
         let multiThread = initial.workers >= 2
+        self.multiThread = multiThread
         var persistInterval = config.persistInterval
         if initial.dataPath.isEmpty, !multiThread {
             // Neither the registry nor a journal can be written at a stop:
@@ -72,9 +75,10 @@ public final class VirtualController: Sendable {
         }
         self.worker = Worker(core: core, settings: Worker.Settings(
             coreActive: initial.core.active, persistInterval: persistInterval,
-            // No journal to fall back on, and a registry call from the
-            // stop cannot hang a multi-thread launcher: see `terminate`.
-            finalRegistryWrite: initial.dataPath.isEmpty && multiThread,
+            // A registry call from the stop cannot hang a multi-thread
+            // launcher: the stop leaves the registry whole, as the shipped
+            // controller's does (see `terminate`).
+            finalRegistryWrite: multiThread,
             stopWaitsForCalls: multiThread))
         shutdownBudget = MonotonicClock.nanoseconds(seconds: initial.timeout.shutdown)
         failMode = initial.failMode
@@ -202,18 +206,20 @@ public final class VirtualController: Sendable {
         // The worker ends; on a one-thread launcher it is not waited for
         // while inside a bus call (that call returns only after this
         // callback). The one bus call a stop may cause: with workers >= 2
-        // and no data_path the worker writes the registry once more before
-        // it ends, and this waits for it. A multi-thread launcher serves
-        // the call meanwhile, so it cannot hang; and there is no journal
-        // to write instead.
+        // the worker writes the registry once more before it ends (so a
+        // switch to another controller right after the stop loses
+        // nothing), and this waits for it, within the shutdown budget. A
+        // multi-thread launcher serves the call meanwhile, so it cannot
+        // hang.
         worker.stop(deadline: start &+ budget / 10 * 9)
         // The journal (file I/O only): nothing set before the stop is lost
         // where there is a data_path.
         if core.persistence.close() {
             host.log(.warn, "variable changes since the last write-through are not persisted: "
-                + (core.persistence.journal == nil
-                    ? "no data_path, and the registry cannot be written at a stop with workers: 1"
-                    : "the journal could not be written (see the error above)"))
+                + (core.persistence.journal != nil
+                    ? "the journal could not be written (see the error above)"
+                    : multiThread ? "no data_path, and the registry could not be written at the stop"
+                    : "no data_path, and the registry cannot be written at a stop with workers: 1"))
         }
         phase.store(Phase.stopped.rawValue, ordering: .sequentiallyConsistent)
     }

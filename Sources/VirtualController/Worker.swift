@@ -27,8 +27,6 @@ final class Worker: Sendable {
         var finalRegistryWrite: Bool
         /// `stop` waits for a bus call in progress (a multi-thread launcher).
         var stopWaitsForCalls: Bool
-        /// The pause between the end of `svc_launch` and the first bus call.
-        var launchGrace: Double = 0.05
         /// Seconds between `eva.core test` polls.
         var corePollInterval: Double = 0.1
     }
@@ -136,21 +134,20 @@ final class Worker: Sendable {
     }
 
     private func run() {
-        // No bus call while `svc_launch` runs (it would not return on a
-        // one-thread launcher until launch did): wait for its end, then a
-        // little more, for the launcher to get back to its loop.
+        // No bus call while `svc_launch` runs: on a one-thread launcher it
+        // would be served only once launch returned. The flag is raised as
+        // launch's last step; a call made in the microseconds left is held
+        // by the launcher until it returns (launch waits for nothing), so
+        // the load starts at once: a `var.*` call waits for it.
         bus.signal.lock()
         while !isStopping, !launchedFlag.load(ordering: .sequentiallyConsistent) { bus.signal.wait() }
         bus.signal.unlock()
         // (Loaded already only where a test loaded the variables itself.)
         if isStopping { return finish() }
-        if sleep(until: MonotonicClock.now() &+ MonotonicClock.nanoseconds(seconds: settings.launchGrace)) {
-            return finish()
-        }
         guard persistence.load(bus: bus) else { return }
         if isStopping { return finish() }
-        // The journal won over the registry: catch the registry up now.
-        if persistence.takeRegistryCatchUp() { persistence.writeThrough(bus: bus) }
+        // The registry, the journal or the base is behind the load's choice.
+        if persistence.takeCatchUp() { persistence.writeThrough(bus: bus) }
         if isStopping { return finish() }
 
         let config = core.config

@@ -35,8 +35,8 @@ import Testing
         JournalFile(path: "\(folder)/\(VariablePersistence.journalName)", magic: "EVAVCJ01")
     }
 
-    func mark(_ folder: String) -> JournalFile {
-        JournalFile(path: "\(folder)/\(VariablePersistence.markName)", magic: "EVAVCM01")
+    func base(_ folder: String) -> JournalFile {
+        JournalFile(path: "\(folder)/\(VariablePersistence.baseName)", magic: "EVAVCB01")
     }
 
     func put(_ file: JournalFile, sequence: UInt64, _ value: MsgPackValue?) throws {
@@ -83,10 +83,10 @@ import Testing
                 Issue.record("accepted a damaged file (\(bytes.count) bytes): \(sequence), \(payload.count) bytes")
             }
         }
-        // A mark is not a journal.
-        try put(mark(folder), sequence: 7, nil)
-        writeFile(file.path, try #require(readFile(mark(folder).path)))
-        guard case .damaged = file.read() else { Issue.record("a mark read as a journal"); return }
+        // A base is not a journal.
+        try put(base(folder), sequence: 7, ["name": "value"])
+        writeFile(file.path, try #require(readFile(base(folder).path)))
+        guard case .damaged = file.read() else { Issue.record("a base read as a journal"); return }
     }
 
     // MARK: Merging at start
@@ -94,7 +94,7 @@ import Testing
     @Test func aCleanStopOnOneThreadKeepsEverythingInTheJournal() throws {
         let folder = makeFolder()
         defer { removeFolder(folder) }
-        let h = try ControllerHarness(config: ["vars": ["seed": 1], "persist_interval": 0],
+        let h = try ControllerHarness(config: ["persist_interval": 0],
                                       registry: [Self.key: ["old": 1]], workers: 1, dataPath: folder)
         try h.launch()
         try h.varSet("new", ["deep": [1, 2]])
@@ -110,7 +110,7 @@ import Testing
         #expect(sequence >= 1)
         #expect(try MsgPackValue(decoding: payload) == ["new": ["deep": [1, 2]]])
         // The next start takes the journal and catches the registry up.
-        let h2 = try ControllerHarness(config: ["vars": ["seed": 1]], registry: h.host.registry, prepare: false,
+        let h2 = try ControllerHarness(registry: h.host.registry, prepare: false,
                                        workers: 1, dataPath: folder)
         try h2.prepare()
         try h2.launch()
@@ -118,42 +118,20 @@ import Testing
         #expect(waitUntil { h2.host.registry[Self.key] == ["new": ["deep": [1, 2]]] })
         #expect(try h2.call("var.list", ["full": true]) == [["id": "new", "value": ["deep": [1, 2]]]])
         #expect(h2.host.lifecycleCalls.isEmpty)
+        // Once the registry has it, so has the base.
         #expect(waitUntil {
-            if case .record(let marked, _) = mark(folder).read() { return marked == sequence }
+            if case .record(let based, let payload) = base(folder).read() {
+                return based >= sequence && (try? MsgPackValue(decoding: payload)) == ["new": ["deep": [1, 2]]]
+            }
             return false
         })
-    }
-
-    @Test func theNewerSnapshotWins() throws {
-        let folder = makeFolder()
-        defer { removeFolder(folder) }
-        let registry: [String: MsgPackValue] = [Self.key: ["from": "registry"]]
-        // Journal newer than what the registry got: the journal.
-        try put(journal(folder), sequence: 6, ["from": "journal"])
-        try put(mark(folder), sequence: 5, nil)
-        #expect(try ControllerHarness(registry: registry, dataPath: folder).varGet("from") == "journal")
-        // The registry got the journal's snapshot, and someone (the shipped
-        // controller, an operator) wrote it since: the registry.
-        try put(mark(folder), sequence: 6, nil)
-        #expect(try ControllerHarness(registry: registry, dataPath: folder).varGet("from") == "registry")
-        // The registry got a later snapshot than the journal (a failed
-        // journal write): the registry.
-        try put(mark(folder), sequence: 9, nil)
-        #expect(try ControllerHarness(registry: registry, dataPath: folder).varGet("from") == "registry")
-        // No mark at all (never written the registry): the journal.
-        unlink(mark(folder).path)
-        #expect(try ControllerHarness(registry: registry, dataPath: folder).varGet("from") == "journal")
-        // The registry cannot be read: the journal, whatever the numbers.
-        try put(mark(folder), sequence: 9, nil)
-        #expect(try ControllerHarness(registry: registry, registryError: EAPIError(.timeout), dataPath: folder)
-            .varGet("from") == "journal")
     }
 
     @Test func sequenceNumbersGoOnFromTheLargestSeen() throws {
         let folder = makeFolder()
         defer { removeFolder(folder) }
         try put(journal(folder), sequence: 3, ["a": 1])
-        try put(mark(folder), sequence: 10, nil)
+        try put(base(folder), sequence: 10, ["a": 2])
         let h = try ControllerHarness(config: ["persist_interval": 0], registry: [Self.key: ["a": 2]],
                                       workers: 1, dataPath: folder)
         try h.varSet("a", 3)
@@ -169,11 +147,11 @@ import Testing
         let folder = makeFolder()
         defer { removeFolder(folder) }
         writeFile(journal(folder).path, bytes)
-        writeFile(mark(folder).path, [1, 2, 3])
+        writeFile(base(folder).path, [1, 2, 3])
         let h = try ControllerHarness(registry: [Self.key: ["r": 1]], dataPath: folder)
         #expect(try h.varGet("r") == 1)
         #expect(h.logs(.error).contains { $0.contains("journal") && $0.contains("damaged") })
-        #expect(h.logs(.warn).contains { $0.contains("mark") && $0.contains("damaged") })
+        #expect(h.logs(.warn).contains { $0.contains("base") && $0.contains("damaged") })
         // And it is replaced by a whole one at the next write.
         try h.varSet("r", 2)
         h.stop()
@@ -189,7 +167,8 @@ import Testing
         try put(journal(folder), sequence: 5,
                 .map(MsgPackMap([(key: "ok", value: 1), (key: "bad[1]", value: 2), (key: 5, value: 3)])))
         let h = try ControllerHarness(registry: [Self.key: ["r": 1]], dataPath: folder)
-        #expect(try h.call("var.list") == [["id": "ok"]])
+        // (No base: the journal's names, and the registry's it lacks.)
+        #expect(try h.call("var.list") == [["id": "ok"], ["id": "r"]])
     }
 
     @Test func theJournalIsWrittenThroughEveryPersistInterval() throws {

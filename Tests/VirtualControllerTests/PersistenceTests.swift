@@ -11,7 +11,8 @@ import Testing
         let h = try ControllerHarness(config: Self.seeds, registry: [Self.key: ["kept": "yes", "arr": [9]]])
         #expect(try h.varGet("kept") == "yes")
         #expect(try h.varGet("arr") == [9])
-        #expect(h.code("var.get", ["i": "seed"]) == .notFound)
+        // Configured but never persisted: created with its configured value.
+        #expect(try h.varGet("seed") == 1)
         #expect(h.host.state.withLock { $0.calls.first.map { "\($0.target) \($0.method)" } } == "eva.registry key_get")
     }
 
@@ -44,7 +45,7 @@ import Testing
 
     @Test func badPersistedNamesAreSkipped() throws {
         let h = try ControllerHarness(
-            config: Self.seeds,
+            config: ["persist_interval": 0],
             registry: [Self.key: .map(MsgPackMap([(key: "ok", value: 1), (key: "bad[1]", value: 2), (key: 5, value: 3)]))])
         #expect(try h.call("var.list") == [["id": "ok"]])
         #expect(h.logs(.warn).count == 2)
@@ -90,7 +91,7 @@ import Testing
     }
 
     @Test func unchangedVariablesAreNotWritten() throws {
-        let h = try ControllerHarness(config: Self.seeds, registry: [Self.key: ["a": 1]])
+        let h = try ControllerHarness(config: ["vars": ["a": 5], "persist_interval": 0], registry: [Self.key: ["a": 1]])
         _ = try h.varGet("a")
         h.controller.terminate()
         #expect(h.registryCalls == ["key_get"])

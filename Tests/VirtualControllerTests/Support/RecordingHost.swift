@@ -33,6 +33,8 @@ final class RecordingHost: ServiceHost {
         /// The lifecycle callback running now (set by the test, as the
         /// launcher would be inside it).
         var phase: Phase = .idle
+        /// The thread that is inside the callback.
+        var phaseThread: pthread_t?
         var active = true
         /// What `eva.core test` answers: `active` for the first
         /// `coreInactiveTests` calls is false (then true); nil: no answer.
@@ -88,6 +90,16 @@ final class RecordingHost: ServiceHost {
 
     func call(target: String, method: String, params: [UInt8]?) throws(EAPIError) -> [UInt8]? {
         let p = try params.map { (b: [UInt8]) throws(EAPIError) in try MsgPackValue(decoding: b) }
+        // Another thread's call while `svc_prepare` or `svc_launch` runs is
+        // served once the callback returns, as a one-thread node serves it;
+        // still held after 2 s, the callback is waiting for it (a node
+        // would hang), and it is recorded as made in the callback.
+        let held = MonotonicClock.now() &+ 2_000_000_000
+        while state.withLock({ s in
+            (s.phase == .prepare || s.phase == .launch) && !(s.phaseThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false)
+        }), MonotonicClock.now() < held {
+            sleepSeconds(0.0005)
+        }
         if target == "eva.registry", method == "key_get" {
             while state.withLock({ $0.registryGetHeld }) { sleepSeconds(0.001) }
         }
@@ -141,5 +153,10 @@ final class RecordingHost: ServiceHost {
     var lifecycleCalls: [String] {
         state.withLock { $0.calls.filter { $0.phase.isLifecycle }.map { "\($0.target) \($0.method) in \($0.phase)" } }
     }
-    func setPhase(_ phase: Phase) { state.withLock { $0.phase = phase } }
+    func setPhase(_ phase: Phase) {
+        state.withLock {
+            $0.phase = phase
+            $0.phaseThread = phase == .idle ? nil : pthread_self()
+        }
+    }
 }
