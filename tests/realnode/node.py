@@ -239,12 +239,14 @@ class Node:
             with self._reg_lock:
                 self.registry[key] = params.get('value')
             self.save_registry()
-            return None
+            # a MessagePack nil, not an empty reply: the shipped controller
+            # decodes the answer and exits 1 on an empty one
+            return pack(None)
         if method == 'key_delete':
             with self._reg_lock:
                 self.registry.pop(key, None)
             self.save_registry()
-            return None
+            return pack(None)
         raise _RpcError(METHOD_NOT_FOUND, 'method not found')
 
     # the recorder

@@ -24,7 +24,7 @@ with Node(eva_dir=eva_dir) as n:
     time.sleep(0.1)
     r.equal('fixture/core-holds-state', n.items.get('sensor:t/a'), {'status': 1, 'value': 2})
     # the shipped controller writes its variables to the registry at its stop
-    s.stop()
+    r.equal('fixture/shipped-clean-stop', s.stop(), 0)
     r.equal('fixture/shipped-registry-at-stop', n.registry.get('eva/svc_data/eva.controller.fx/vars'), {'x': 5})
     keep = dict(n.registry)
 # a new node on the same folder has the same registry (a restart of the node)
