@@ -60,10 +60,10 @@ public struct InitialPayload: Sendable {
         prepareCommand = try reader.optionalString("prepare_command")
         dataPath = try reader.string("data_path", default: "")
         let t = try reader.nested("timeout")
-        let defaultTimeout = try t.double("default", default: 5)
+        let defaultTimeout = try t.seconds("default", default: 5)
         timeout = Timeouts(
-            startup: try t.double("startup", default: defaultTimeout),
-            shutdown: try t.double("shutdown", default: defaultTimeout),
+            startup: try t.seconds("startup", default: defaultTimeout),
+            shutdown: try t.seconds("shutdown", default: defaultTimeout),
             default: defaultTimeout)
         let c = try reader.nested("core")
         // the launcher sends `eapi_verion` (an old typo kept for compatibility)
@@ -168,6 +168,16 @@ public struct FieldReader: Sendable {
 
     public func bool(_ key: String, default d: Bool) throws(EAPIError) -> Bool {
         try optionalBool(key) ?? d
+    }
+
+    /// A timeout in seconds, 0 or more. The node's launcher refuses a
+    /// negative one in the initial payload (eva-ffi 4.1 panics decoding
+    /// it, before it loads the library, and never becomes ready), so a
+    /// library that gets one refuses to start too.
+    public func seconds(_ key: String, default d: Double) throws(EAPIError) -> Double {
+        let v = try double(key, default: d)
+        guard v >= 0 else { throw .invalidParams("\(context).\(key) must be 0 or more seconds (got \(v))") }
+        return v
     }
 
     /// A nested map, or an empty one when absent.

@@ -24,10 +24,16 @@ public protocol ServiceHost: Sendable {
     /// there (`coreActive`, `waitForCore`; the FFI host refuses any RPC call
     /// with one worker). Hosts that are not a launcher keep the default, nil.
     var lifecycleCallback: LifecycleCallback? { get }
+    /// Seconds left before the node kills a stopping service (from the
+    /// start of `svc_terminate`, `timeout.shutdown`); nil while it is not
+    /// stopping, or where the host sets no such limit (the default).
+    /// `ServiceThreads.joinAll` waits no longer than this.
+    var shutdownTimeLeft: Double? { get }
 }
 
 extension ServiceHost {
     public var lifecycleCallback: LifecycleCallback? { nil }
+    public var shutdownTimeLeft: Double? { nil }
 
     public func publish(topicBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(EAPIError) {
         try publish(topic: String(decoding: topicBytes, as: UTF8.self), payload: payload)

@@ -66,6 +66,8 @@ public final class FFIHost: ServiceHost {
     /// Broadcast when a lifecycle callback returns: wakes the calls held
     /// meanwhile (no polling).
     private let callbackEnded = Condition()
+    /// When the node kills the service (CLOCK_MONOTONIC ns; 0: not stopping).
+    private let killedAt = Atomic<UInt64>(0)
 
     /// The per-thread contexts' key (read once, not per op).
     private let contextKey: pthread_key_t
@@ -98,6 +100,9 @@ public final class FFIHost: ServiceHost {
     /// Runs a lifecycle callback, marking the calling thread as inside it.
     func inCallback<R, E: Error>(_ which: LifecycleCallback, _ body: () throws(E) -> R) throws(E) -> R {
         let index = UInt8(LifecycleCallback.allCases.firstIndex(of: which)! + 1)
+        if which == .terminate {
+            killedAt.store(max(Self.monotonicNow() &+ shutdownLimit.load(ordering: .relaxed), 1), ordering: .relaxed)
+        }
         callbackThread.store(UInt(pthread_self()), ordering: .releasing)
         callback.store(index, ordering: .releasing)
         defer {
@@ -162,6 +167,19 @@ public final class FFIHost: ServiceHost {
                 }
             }
         }
+    }
+
+    private static func monotonicNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    public var shutdownTimeLeft: Double? {
+        let at = killedAt.load(ordering: .relaxed)
+        guard at != 0 else { return nil }
+        let now = Self.monotonicNow()
+        return now >= at ? 0 : Double(at - now) / 1e9
     }
 
     private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .closed }

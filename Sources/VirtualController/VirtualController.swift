@@ -83,8 +83,8 @@ public final class VirtualController: Sendable {
         shutdownBudget = MonotonicClock.nanoseconds(seconds: initial.timeout.shutdown)
         failMode = initial.failMode
         reactToFail = initial.reactToFail
-        // Long enough for one registry call that times out, not longer; a
-        // timeout.default below 0 (nonsense, but it decodes) counts as 0.
+        // Long enough for one registry call that times out, not longer
+        // (InitialPayload refuses a negative timeout; max keeps this safe).
         variableLoadWait.store(MonotonicClock.nanoseconds(seconds: min(2, max(0, initial.timeout.default) + 0.5)),
                                ordering: .relaxed)
     }

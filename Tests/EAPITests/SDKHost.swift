@@ -14,6 +14,8 @@ final class SDKHost: ServiceHost {
         var coreFailures = 0
         var calls = 0
         var callback: LifecycleCallback?
+        var shutdownTimeLeft: Double?
+        var logs: [(LogLevel, String)] = []
     }
 
     let state = Mutex(State())
@@ -51,10 +53,11 @@ final class SDKHost: ServiceHost {
     }
 
     func isLogged(_ level: LogLevel) -> Bool { true }
-    func write(log level: LogLevel, _ message: String) {}
+    func write(log level: LogLevel, _ message: String) { state.withLock { $0.logs.append((level, message)) } }
     var isActive: Bool { true }
     func terminate() {}
     var lifecycleCallback: LifecycleCallback? { state.withLock { $0.callback } }
+    var shutdownTimeLeft: Double? { state.withLock { $0.shutdownTimeLeft } }
 
     var frames: [(topic: String, payload: MsgPackValue?)] { state.withLock { $0.frames } }
 }

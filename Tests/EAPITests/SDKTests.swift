@@ -1,4 +1,4 @@
-import EAPI
+@testable import EAPI
 import Synchronization
 import Testing
 
@@ -340,6 +340,39 @@ struct SampleConfig: Decodable {
 }
 
 @Suite struct ThreadsTests {
+    @Test func joinAllEndsByTheShutdownDeadlineAndSaysWhatIsLeft() throws {
+        let host = SDKHost()
+        let threads = ServiceThreads(host: host)
+        let stop = StopFlag()
+        try threads.spawn("stuck in a bus call") { _ = stop.sleep(1e300) }
+        try threads.spawn("quick") {}
+        // Not stopping: the caller's timeout alone.
+        host.state.withLock { $0.shutdownTimeLeft = 0.25 }
+        let start = monotonicSeconds()
+        #expect(!threads.joinAll())
+        let took = monotonicSeconds() - start
+        // A share of the time left (0.8 × 0.25 s), not the whole of it.
+        #expect(took >= 0.19 && took < 0.25, "\(took)")
+        let warned = host.state.withLock { $0.logs }.filter { $0.0 == .warn }.map(\.1)
+        #expect(warned == ["1 thread(s) still running after 0.200 s, left to end on their own: stuck in a bus call"])
+        stop.raise()
+        #expect(threads.joinAll(timeout: 10))
+    }
+
+    @Test func joinAllWithoutADeadlineWaitsForEveryThread() throws {
+        let host = SDKHost()
+        let threads = ServiceThreads(host: host)
+        let done = Atomic<Bool>(false)
+        try threads.spawn("slow") {
+            sleepSeconds(0.1)
+            done.store(true, ordering: .relaxed)
+        }
+        #expect(threads.joinAll())
+        let ended = done.load(ordering: .relaxed)
+        #expect(ended)
+        #expect(host.state.withLock { $0.logs }.isEmpty)
+    }
+
     @Test func stopFlagWakesASleeperAndThreadsJoin() throws {
         let stop = StopFlag()
         let threads = ServiceThreads()

@@ -135,15 +135,24 @@ func removeFolder(_ path: String) {
     }
 
     /// fuzz/regressions/init/negative-default-timeout.bin: a timeout.default
-    /// below 0 left var.* no wait for the load (NOT_READY right after start).
-    @Test func aNegativeDefaultTimeoutStillWaitsForTheLoad() throws {
-        let initial = try InitialPayload([
-            "version": 4, "id": "test.virtual", "system_name": "test", "command": "svc/eva-ffi",
-            "timeout": ["startup": 5, "shutdown": 5, "default": -2.0], "core": ["log_level": 0],
-            "config": [:], "workers": 2, "user": "", "data_path": "",
-        ])
-        let controller = try VirtualController(initial: initial, host: RecordingHost(logLevel: .trace, registry: [:]))
-        #expect(controller.variableLoadWait.load(ordering: .relaxed) == 500_000_000)
+    /// below 0 once left var.* no wait for the load. The node's launcher
+    /// refuses such a payload (it panics decoding it), so svc_init does too.
+    @Test func aNegativeTimeoutIsRefusedAtInit() throws {
+        for field in ["startup", "shutdown", "default"] {
+            var timeout: MsgPackValue = ["startup": 5, "shutdown": 5, "default": 2]
+            if case .map(var m) = timeout { m[field] = -2.0; timeout = .map(m) }
+            do {
+                _ = try InitialPayload([
+                    "version": 4, "id": "test.virtual", "system_name": "test", "command": "svc/eva-ffi",
+                    "timeout": timeout, "core": ["log_level": 0],
+                    "config": [:], "workers": 2, "user": "", "data_path": "",
+                ])
+                Issue.record("accepted timeout.\(field) -2")
+            } catch {
+                #expect(error.code == .invalidParams)
+                #expect(error.message.contains("initial.timeout.\(field) must be 0 or more"), "\(error.message)")
+            }
+        }
     }
 
     @Test func aCallMadeJustBeforeTheLoadWaitsForIt() throws {

@@ -16,13 +16,14 @@ final class HelloService: FFIService {
     let greeting: String
     let actionTime: Double
     let stop = StopFlag()
-    let threads = ServiceThreads()
+    let threads: ServiceThreads
 
     init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
         let config = try initial.decodeConfig(HelloConfig.self)  // INVALID_PARAMS naming the key
         self.host = host
         greeting = config.greeting ?? "hi"
         actionTime = config.action_time ?? 1
+        threads = ServiceThreads(host: host)  // its join at stop ends by the node's deadline
         host.log(.info, "init: \(initial.id), actions take \(actionTime) s")  // stderr: no bus yet
     }
 
@@ -37,7 +38,7 @@ final class HelloService: FFIService {
     func launch() throws(EAPIError) {
         host.log(.info, "launch: ready")
         // Waiting for the core belongs on a thread of our own: in a callback it is refused.
-        try threads.spawn { [host, stop] in
+        try threads.spawn("wait for the core") { [host, stop] in
             do throws(EAPIError) {
                 try host.waitForCore(timeout: 30, stop: stop)
                 host.log(.info, "the core is active")
@@ -48,7 +49,7 @@ final class HelloService: FFIService {
     func terminate() {
         host.log(.info, "terminate: waiting for \(threads.count) thread(s)")
         stop.raise()
-        threads.joinAll()
+        threads.joinAll()  // bounded by timeout.shutdown; logs what it left
     }
 
     func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {
@@ -60,7 +61,7 @@ final class HelloService: FFIService {
             let request = try ActionRequest(call)  // EVA ICS codes: INVALID_DATA, METHOD_NOT_IMPLEMENTED
             guard request.oid.kind == .unit else { throw .invalidData("\(request.oid) is not a unit") }
             let action = ActionTracker(request, host: host, retry: BusyRetry(stop: stop))
-            try threads.spawn { [self] in run(action, request) }  // refused once stopping
+            try threads.spawn("action \(request.uuidText)") { [self] in run(action, request) }  // refused once stopping
         } else {
             throw .methodNotFound()
         }

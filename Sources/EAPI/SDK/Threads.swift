@@ -31,29 +31,39 @@ public final class StopFlag: Sendable {
 }
 
 /// Threads of a service (no Foundation: pthreads). `spawn` starts one,
-/// detached; `joinAll` waits until every one has ended and refuses new ones
-/// from then on, so `terminate` can end with nothing of the service running.
+/// detached; `joinAll` waits until every one has ended, or until the node's
+/// shutdown deadline, and refuses new ones from then on, so `terminate` can
+/// end with nothing of the service running, or say what is left.
 public final class ServiceThreads: Sendable {
     private let monitor = Condition()
-    private nonisolated(unsafe) var running = 0
+    private let host: (any ServiceHost)?
+    /// The names of the running threads, by a number of their own.
+    private nonisolated(unsafe) var running: [Int: String] = [:]
+    private nonisolated(unsafe) var nextNumber = 0
     private nonisolated(unsafe) var closed = false
 
-    public init() {}
+    /// `host`: bounds `joinAll` by its shutdown deadline, and hears what
+    /// was left (nil: no bound but the caller's timeout, nothing logged).
+    public init(host: (any ServiceHost)? = nil) {
+        self.host = host
+    }
 
     /// Threads started and not yet ended.
-    public var count: Int { monitor.withLock { running } }
+    public var count: Int { monitor.withLock { running.count } }
 
-    /// Starts `body` on a new thread; NOT_READY once `joinAll` has been
-    /// called, SYSTEM_ERROR when the system refuses a thread.
-    public func spawn(_ body: @escaping @Sendable () -> Void) throws(EAPIError) {
-        try monitor.withLock { () throws(EAPIError) in
+    /// Starts `body` on a new thread (`name` says what it does, in what
+    /// `joinAll` logs); NOT_READY once `joinAll` has been called,
+    /// SYSTEM_ERROR when the system refuses a thread.
+    public func spawn(_ name: String = "thread", _ body: @escaping @Sendable () -> Void) throws(EAPIError) {
+        let number = try monitor.withLock { () throws(EAPIError) -> Int in
             if closed { throw EAPIError(.notReady, "the service is stopping: no new threads") }
-            running += 1
+            nextNumber += 1
+            running[nextNumber] = name
+            return nextNumber
         }
         let box = Unmanaged.passRetained(ThreadBody { [self] in
             body()
-            monitor.withLock { running -= 1 }
-            monitor.broadcast()
+            ended(number)
         }).toOpaque()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
@@ -66,22 +76,46 @@ public final class ServiceThreads: Sendable {
         }, box)
         if rc != 0 {
             Unmanaged<ThreadBody>.fromOpaque(box).release()
-            monitor.withLock { running -= 1 }
-            monitor.broadcast()
+            ended(number)
             throw EAPIError(.systemError, "cannot start a thread (error \(rc))")
         }
     }
 
-    /// Refuses new threads, then waits until the running ones end (at most
-    /// `timeout` seconds). True when none is left.
+    private func ended(_ number: Int) {
+        monitor.withLock { _ = running.removeValue(forKey: number) }
+        monitor.broadcast()
+    }
+
+    /// The part of the time left before the node kills the service that a
+    /// join may take: the rest is for what `terminate` does after it.
+    static let shareOfShutdown = 0.8
+
+    /// Refuses new threads, then waits until the running ones end: at most
+    /// `timeout` seconds, and never past the host's shutdown deadline (a
+    /// share of `shutdownTimeLeft` while the service stops; with neither,
+    /// without a bound). Threads still running then are left detached and
+    /// logged (warn) through the host. True when none is left.
     @discardableResult
-    public func joinAll(timeout: Double = .infinity) -> Bool {
-        let deadline = monotonicSeconds() + timeout
-        return monitor.withLock {
+    public func joinAll(timeout: Double? = nil) -> Bool {
+        var wait = timeout ?? .infinity
+        if let left = host?.shutdownTimeLeft { wait = min(wait, left * Self.shareOfShutdown) }
+        let deadline = monotonicSeconds() + max(0, wait)
+        let left: [String] = monitor.withLock {
             closed = true
-            monitor.wait(untilSeconds: deadline) { running == 0 }
-            return running == 0
+            monitor.wait(untilSeconds: deadline) { running.isEmpty }
+            return running.sorted { $0.key < $1.key }.map(\.value)
         }
+        if !left.isEmpty, let host {
+            host.log(.warn, "\(left.count) thread(s) still running after \(Self.seconds(wait)) s, left to end on "
+                + "their own: \(left.joined(separator: ", "))")
+        }
+        return left.isEmpty
+    }
+
+    private static func seconds(_ s: Double) -> String {
+        guard s.isFinite else { return "\(s)" }
+        let millis = Int((s * 1000).rounded())
+        return "\(millis / 1000).\(String(millis % 1000 + 1000).dropFirst())"
     }
 }
 
