@@ -42,8 +42,8 @@ final class VariablePersistence: Sendable {
         var journalFailing = false
         /// `svc_terminate` wrote its last snapshot: no more writes.
         var closed = false
-        /// The load left the registry, the journal or the base behind:
-        /// write them right away rather than at the next write-through.
+        /// The load left the registry behind: write it right away rather
+        /// than at the next write-through.
         var catchUp = false
     }
 
@@ -193,14 +193,19 @@ final class VariablePersistence: Sendable {
         }()
         state.withLock { s in
             s.sequence = max(fromJournal?.sequence ?? 0, fromBase?.sequence ?? 0)
-            s.journaledGeneration = fromJournal.map { $0.vars == merge.values } == true ? generation : nil
             // An unreadable registry is not overwritten until something changes.
             let registryCurrent = registry.map { VariableMerge.sameStored($0, merge.values) } ?? true
+            // No journal where the registry holds everything: none is needed
+            // until something changes (a missing journal means "the registry").
+            let journalCurrent = fromJournal.map { $0.vars == merge.values } ?? (registry != nil && registryCurrent)
+            s.journaledGeneration = journalCurrent ? generation : nil
             s.registryGeneration = registryCurrent ? generation : nil
             s.pendingBase = pendingBase
-            // Whatever is behind the start's choice is written right after
-            // the load (by then `var.*` no longer wait).
-            s.catchUp = !registryCurrent || pendingBase != nil || (journal != nil && s.journaledGeneration == nil)
+            // A registry behind the start's choice is written right after
+            // the load (by then `var.*` no longer wait). The journal and the
+            // base follow at the next write-through or the stop: until
+            // then the same three files give the same choice again.
+            s.catchUp = !registryCurrent
         }
         for (tag, error) in failed {
             host.log(.warn, "a write made before the load (\(tag)) does not fit the loaded variables: \(error)")

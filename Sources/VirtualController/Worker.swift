@@ -146,7 +146,7 @@ final class Worker: Sendable {
         if isStopping { return finish() }
         guard persistence.load(bus: bus) else { return }
         if isStopping { return finish() }
-        // The registry, the journal or the base is behind the load's choice.
+        // The registry is behind the load's choice: catch it up now.
         if persistence.takeCatchUp() { persistence.writeThrough(bus: bus) }
         if isStopping { return finish() }
 

@@ -15,7 +15,7 @@ from node import Node, Results, needs_real, ffi_launcher  # noqa: E402
 needs_real('first-call', 'bin/eva-ffi', 'bin/eva-ffi-42rt')
 BUILD = os.environ.get('BUILD') or os.path.join(os.path.dirname(__file__), '..', '..', 'build')
 LIB = os.path.abspath(os.path.join(BUILD, 'libeva-virtual-controller.so'))
-RUNS = int(os.environ.get('RUNS', '5'))
+RUNS = int(os.environ.get('RUNS', '9'))
 TARGET_MS = 5.0
 r = Results()
 if not os.path.exists(LIB):

@@ -23,6 +23,8 @@ public final class Session {
     public let runtime = FFIServiceRuntime<FuzzControllerService>()
     public private(set) var ready = false
     private var closed = false
+    /// The process's threads before the library started any.
+    private let threadsBefore = Session.threadCount()
 
     public init() {
         fuzz_launcher_open()
@@ -111,6 +113,36 @@ public final class Session {
         closed = true
         _ = runtime.terminate()
         fuzz_launcher_close()
+        waitForTheLibrarysThreads()
+    }
+
+    /// A thread the library may leave running past `svc_terminate` (with
+    /// workers 1 the controller's thread, when it is inside a bus call the
+    /// node would answer only after the stop) ends on its own right after;
+    /// the input ends once it has (at most 2 s), so that a leak check
+    /// right after does not count its thread-local data as leaked, and
+    /// the next input does not race it.
+    private func waitForTheLibrarysThreads() {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let until = ts.tv_sec + 2
+        while Self.threadCount() > threadsBefore {
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            if ts.tv_sec > until { return }
+            usleep(50)
+        }
+    }
+
+    /// The `Threads:` line of /proc/self/status (0 when unreadable).
+    static func threadCount() -> Int {
+        guard let f = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let text = String(cString: line)
+            if text.hasPrefix("Threads:") { return Int(String(text.filter(\.isWholeNumber))) ?? 0 }
+        }
+        return 0
     }
 
     private static let sender: [CChar] = Array("eva.core".utf8CString)

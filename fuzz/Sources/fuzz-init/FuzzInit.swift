@@ -2,7 +2,14 @@
 // a fresh FFIServiceRuntime. When svc_init accepts the payload the target
 // goes on as the launcher would: svc_prepare, svc_launch, a few calls (list,
 // var.list, info), svc_terminate.
-// Input: the initial payload's bytes, as is.
+// Input: the initial payload's bytes, as is. A payload's data_path may be
+// any relative path: the target works in a scratch folder of its own (under
+// $TMPDIR), so that the journals it writes stay out of the checkout.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import FuzzKit
 import FuzzLauncher
 
@@ -37,5 +44,39 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 /// The entry SwiftPM links as main; libFuzzer's driver does the rest.
 @_cdecl("fuzz_init_main")
 public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    fuzz_run_driver(argc, argv, fuzzOneInput)
+    // Paths given relative to where the target started (corpora, -dict=...)
+    // are made absolute first: libFuzzer reads them after the move.
+    var args: [UnsafeMutablePointer<CChar>?] = (0..<Int(argc)).map { i in
+        guard let arg = argv?[i] else { return nil }
+        return strdup(Scratch.absolute(String(cString: arg)))
+    }
+    args.append(nil)
+    Scratch.enter()
+    return args.withUnsafeMutableBufferPointer { fuzz_run_driver(argc, $0.baseAddress, fuzzOneInput) }
+}
+
+/// The scratch folder the target runs in.
+enum Scratch {
+    /// `arg` with an existing relative path (alone, or after `-flag=`)
+    /// made absolute.
+    static func absolute(_ arg: String) -> String {
+        var prefix = ""
+        var path = arg
+        if arg.hasPrefix("-") {
+            guard let eq = arg.firstIndex(of: "=") else { return arg }
+            prefix = String(arg[...eq])
+            path = String(arg[arg.index(after: eq)...])
+        }
+        guard !path.isEmpty, !path.hasPrefix("/"), let resolved = realpath(path, nil) else { return arg }
+        defer { free(resolved) }
+        return prefix + String(cString: resolved)
+    }
+
+    static func enter() {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(base)/fuzz-init-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return }
+        let path = String(cString: template)
+        if chdir(path) == 0 { fputs("fuzz-init: working in \(path)\n", stderr) }
+    }
 }
