@@ -77,6 +77,9 @@ enum Scratch {
         var template = Array("\(base)/fuzz-init-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return }
         let path = String(cString: template)
-        if chdir(path) == 0 { fputs("fuzz-init: working in \(path)\n", stderr) }
+        if chdir(path) == 0 {
+            let line = "fuzz-init: working in \(path)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
     }
 }
