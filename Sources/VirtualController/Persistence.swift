@@ -66,6 +66,7 @@ final class VariablePersistence: Sendable {
     let dataPath: String
     private let state = Guarded(State())
     private let loadedFlag = Atomic<Bool>(false)
+    private let abandonedFlag = Atomic<Bool>(false)
     private let loadedSignal = Condition()
 
     static let journalName = "vars.journal"
@@ -90,17 +91,27 @@ final class VariablePersistence: Sendable {
 
     var isLoaded: Bool { loadedFlag.load(ordering: .sequentiallyConsistent) }
 
-    /// Waits until the variables are loaded or `deadline` (MonotonicClock)
-    /// passes; true when loaded.
+    /// Waits until the variables are loaded, `deadline` (MonotonicClock)
+    /// passes or the load is given up; true when loaded.
     func waitLoaded(until deadline: UInt64) -> Bool {
         if isLoaded { return true }
         loadedSignal.lock()
         defer { loadedSignal.unlock() }
         while !isLoaded {
-            if MonotonicClock.now() >= deadline { return false }
+            if abandonedFlag.load(ordering: .sequentiallyConsistent) || MonotonicClock.now() >= deadline { return false }
             loadedSignal.wait(untilNanoseconds: deadline)
         }
         return true
+    }
+
+    /// The controller's thread ends without loading (the service stops
+    /// first): callers waiting for the load answer at once, not at their
+    /// deadline. No effect once loaded.
+    func abandonLoad() {
+        loadedSignal.withLock {
+            abandonedFlag.store(true, ordering: .sequentiallyConsistent)
+            loadedSignal.broadcast()
+        }
     }
 
     // MARK: Loading

@@ -134,6 +134,8 @@ final class Worker: Sendable {
     }
 
     private func run() {
+        // However the thread ends, nobody waits for a load that will not come.
+        defer { persistence.abandonLoad() }
         // No bus call while `svc_launch` runs: on a one-thread launcher it
         // would be served only once launch returned. The flag is raised as
         // launch's last step; a call made in the microseconds left is held

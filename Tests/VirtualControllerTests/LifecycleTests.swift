@@ -155,6 +155,20 @@ func removeFolder(_ path: String) {
         }
     }
 
+    /// A stop requested before the load (the host is no longer active, so
+    /// the controller's thread ends without loading): var.* answer
+    /// NOT_READY at once instead of waiting out their bound.
+    @Test func aLoadGivenUpDoesNotHoldVariableCalls() throws {
+        let h = try ControllerHarness(registry: [Self.key: ["kept": "yes"]], loadVariables: false)
+        h.controller.variableLoadWait.store(5_000_000_000, ordering: .relaxed)
+        h.host.state.withLock { $0.active = false }
+        try h.launch()
+        defer { h.controller.terminate() }
+        let start = MonotonicClock.now()
+        #expect(h.code("var.get", ["i": "kept"]) == .notReady)
+        #expect(MonotonicClock.now() &- start < 1_000_000_000)
+    }
+
     @Test func aCallMadeJustBeforeTheLoadWaitsForIt() throws {
         let h = try ControllerHarness(registry: [Self.key: ["kept": "yes"]], loadVariables: false)
         h.controller.variableLoadWait.store(3_000_000_000, ordering: .relaxed)
