@@ -38,6 +38,9 @@ final class VariablePersistence: Sendable {
         /// The registry's content as read at start, to become the base once
         /// the journal holds what the start chose (nil: the base is current).
         var pendingBase: [UInt8]?
+        /// A journal file exists (read at the load, or written since): a
+        /// base is only written next to one.
+        var journalExists = false
         /// The journal failed last time (logged once per failing streak).
         var journalFailing = false
         /// `svc_terminate` wrote its last snapshot: no more writes.
@@ -210,6 +213,7 @@ final class VariablePersistence: Sendable {
             // until something changes (a missing journal means "the registry").
             let journalCurrent = fromJournal.map { $0.vars == merge.values } ?? (registry != nil && registryCurrent)
             s.journaledGeneration = journalCurrent ? generation : nil
+            s.journalExists = fromJournal != nil
             s.registryGeneration = registryCurrent ? generation : nil
             s.pendingBase = pendingBase
             // A registry behind the start's choice is written right after
@@ -254,7 +258,9 @@ final class VariablePersistence: Sendable {
         let (values, generation) = vars.withLock { ($0.values, $0.generation) }
         // Nothing behind: no encoding either.
         if s.registryGeneration == generation,
-           journal == nil || (s.journaledGeneration == generation && s.pendingBase == nil) { return nil }
+           journal == nil || (s.journaledGeneration == generation && (s.pendingBase == nil || !s.journalExists)) {
+            return nil
+        }
         let bytes = encode(values)
         guard let journal else { return Snapshot(generation: generation, sequence: nil, bytes: bytes) }
         if s.journaledGeneration != generation {
@@ -263,6 +269,7 @@ final class VariablePersistence: Sendable {
                 try ensureFolder()
                 try write(journal, sequence: s.sequence, bytes)
                 s.journaledGeneration = generation
+                s.journalExists = true
                 if s.journalFailing {
                     s.journalFailing = false
                     host.log(.info, "journal \(journal.path) written again")
@@ -277,7 +284,7 @@ final class VariablePersistence: Sendable {
         // The journal holds the start's choice (or later): what the registry
         // holds can become the base now, not before (a base ahead of the
         // journal would let an old journal beat another writer's change).
-        if s.journaledGeneration == generation, let pending = s.pendingBase {
+        if s.journaledGeneration == generation, s.journalExists, let pending = s.pendingBase {
             writeBase(pending, &s)
         }
         return Snapshot(generation: generation, sequence: s.sequence, bytes: bytes)
@@ -349,7 +356,7 @@ final class VariablePersistence: Sendable {
                 // file I/O now; the journal it wrote holds this snapshot.
                 guard !s.closed else { return true }
                 if base != nil {
-                    if s.journaledGeneration.map({ $0 >= snapshot.generation }) ?? false {
+                    if s.journalExists, s.journaledGeneration.map({ $0 >= snapshot.generation }) ?? false {
                         writeBase(snapshot.bytes, &s)
                     } else {
                         // The journal is behind (failing): the base waits for it.
