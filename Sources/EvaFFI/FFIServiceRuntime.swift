@@ -127,15 +127,19 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
         return lifecycleStep(.terminate) { try service.terminate() }
     }
 
-    /// Runs one of prepare, launch, terminate: an error is logged (the
-    /// launcher stops on it, so at error level) and its code answered.
+    /// Runs one of prepare, launch, terminate. An error is answered with its
+    /// code, which ends the launcher at once: so it is logged at error and
+    /// written to stderr too (the EVA ICS 4.2 launcher exits before its bus
+    /// logger sends the line; the node keeps the process's stderr).
     private func lifecycleStep(_ which: LifecycleCallback, _ body: () throws -> Void) -> Int16 {
         do {
             try host.inCallback(which, body)
             return Int16(EVA_OK)
         } catch {
             let e = EAPIError(converting: error)
-            host.log(.error, "\(which.rawValue) failed: \(e.name)\(e.message.isEmpty ? "" : ": \(e.message)")")
+            let text = "\(which.rawValue) failed: \(e.name)\(e.message.isEmpty ? "" : ": \(e.message)")"
+            host.log(.error, text)
+            writeStandardError(text + "\n")
             return e.rawCode
         }
     }
