@@ -17,7 +17,7 @@ ROOT=$PWD
 BUILD=${BUILD:-$ROOT/build}
 SWIFT=${SWIFT:-swift}
 SWIFTC=${SWIFTC:-$(dirname "$(command -v "$SWIFT")")/swiftc}
-HARNESS=$BUILD/abi-harness
+HARNESS=${HARNESS:-$BUILD/abi-harness}
 WORK=$BUILD/sdk-compile
 mkdir -p "$WORK"
 
@@ -68,41 +68,64 @@ block() {
         inside && /^```/ { exit }
         inside { print }' README.md
 }
-GUIDE=$WORK/guide
-rm -rf "$GUIDE" && mkdir -p "$GUIDE"
-block '`Sources/MyService/MyService.swift`' swift >"$GUIDE/MyService.swift"
+# The folders of "From an empty folder": this repository beside the service.
+GUIDE=$WORK/guide/my-service
+rm -rf "$WORK/guide" && mkdir -p "$GUIDE/Sources/MyService" "$GUIDE/build"
+ln -s "$ROOT" "$WORK/guide/eva-virtual-controller"
+block '`Package.swift`' swift >"$GUIDE/Package.swift"
+block '`Makefile`' make >"$GUIDE/Makefile"
+block '`Sources/MyService/MyService.swift`' swift >"$GUIDE/Sources/MyService/MyService.swift"
+cp mk/FFIExports.swift "$GUIDE/Sources/MyService/FFIExports.swift"
 block '`my-service.yml`' yaml >"$GUIDE/my-service.yml"
-# the expected output: the commented JSON lines under the run command
-awk '/abi-harness run build\/libmy-service.so/ { found = 1; next }
-     found && /^# \{/ { sub(/^# /, ""); print; next }
-     found && /^```/ { exit }' README.md >"$GUIDE/expected.out"
-call_args=$(awk '/abi-harness run build\/libmy-service.so/ { found = 1; next }
-     found && /--call/ { sub(/^ *--call /, ""); print; exit }' README.md)
-lib=$GUIDE/libmy-service.so
-if [ ! -s "$GUIDE/MyService.swift" ] || [ ! -s "$GUIDE/my-service.yml" ] || [ ! -s "$GUIDE/expected.out" ] || [ -z "$call_args" ]; then
-    echo "FAIL sdk-guide/extract: the README section lost a block (service, template, run command or its output)"
-elif ! "$SWIFTC" -emit-library "${FLAGS[@]}" -module-name MyService "$GUIDE/MyService.swift" mk/FFIExports.swift \
-        "$BIN"/EAPI.build/*.o "$BIN"/EvaFFI.build/*.o -lmsgpackc -o "$lib" >"$GUIDE/build.log" 2>&1; then
-    echo "FAIL sdk-guide/build: the README's service does not build: $(grep -m1 'error:' "$GUIDE/build.log" | sed -E 's/^.*error: //')"
-else
-    echo "PASS sdk-guide/build"
-    method=${call_args%% *}
-    params=$(sed -E "s/^[^ ]+ '(.*)'\$/\\1/" <<<"$call_args")
-    timeout 60 "$HARNESS" run "$lib" --config "$GUIDE/my-service.yml" --call "$method" "$params" \
-        >"$GUIDE/run.out" 2>"$GUIDE/run.err"
-    rc=$?
-    if [ $rc = 0 ] && cmp -s "$GUIDE/expected.out" "$GUIDE/run.out"; then echo "PASS sdk-guide/run-output"
-    else echo "FAIL sdk-guide/run-output: exit $rc; differs from the README: $(diff "$GUIDE/expected.out" "$GUIDE/run.out" | grep '^[<>]' | head -3 | tr '\n' ' ')"; fi
-    # a refused call: its reason reaches the log at debug, and not at info
-    timeout 60 "$HARNESS" run "$lib" --config "$GUIDE/my-service.yml" --call "$method" '{"value": "hot"}' \
-        --log-level debug >"$GUIDE/refused.out" 2>"$GUIDE/refused.err"
-    want="[debug] call \"$method\" from eva.core: INVALID_PARAMS (-32602): params.value must be a number"
-    if grep -qxF "$want" "$GUIDE/refused.err" && grep -q '"code":-32602' "$GUIDE/refused.out"; then
-        echo "PASS sdk-guide/refusal-logged-at-debug"
-    else echo "FAIL sdk-guide/refusal-logged-at-debug: no line \"$want\" (see $GUIDE/refused.err)"; fi
-    timeout 60 "$HARNESS" run "$lib" --config "$GUIDE/my-service.yml" --call "$method" '{"value": "hot"}' \
-        >/dev/null 2>"$GUIDE/refused-info.err"
-    if grep -qF "call \"$method\" from" "$GUIDE/refused-info.err"; then
-        echo "FAIL sdk-guide/refusal-hidden-at-info: logged although core.log_level is info"
-    else echo "PASS sdk-guide/refusal-hidden-at-info"; fi
+block '`my-service-workers2.yml`' yaml >"$GUIDE/my-service-workers2.yml"
+# The guide's harness commands (continuation lines joined), each in cmd.N,
+# and the "# " lines under it in expect.N.
+awk -v dir="$GUIDE" '
+    BEGIN { n = 0 }
+    /^\.\.\/eva-virtual-controller\/build\/abi-harness (run|check) / { n++; cmd = $0; more = /\\$/
+        while (more && (getline line) > 0) { cmd = cmd "\n" line; more = line ~ /\\$/ }
+        print cmd > (dir "/cmd." n); close(dir "/cmd." n); printf "" > (dir "/expect." n); collecting = 1; next }
+    collecting && /^# / { sub(/^# /, ""); print >> (dir "/expect." n); next }
+    { collecting = 0 }' README.md
+ncmd=$(ls "$GUIDE"/cmd.* 2>/dev/null | wc -l)
+for f in Package.swift Makefile Sources/MyService/MyService.swift my-service.yml my-service-workers2.yml; do
+    if [ ! -s "$GUIDE/$f" ]; then echo "FAIL sdk-guide/extract: the README section lost its $f block"; exit 0; fi
+done
+if [ "$ncmd" -lt 3 ]; then echo "FAIL sdk-guide/extract: $ncmd harness commands in the README section, 3 or more expected"; exit 0; fi
+# The Makefile's rule is the one `make` runs (dry run: the release build
+# with the static runtime takes minutes; `make examples` builds the example
+# that way and tests/example-service.sh checks it).
+if make -n -C "$GUIDE" SWIFT="$SWIFT" >"$GUIDE/make-n.log" 2>&1 && grep -q -- '--product my-service' "$GUIDE/make-n.log"; then
+    echo "PASS sdk-guide/makefile"
+else echo "FAIL sdk-guide/makefile: make -n does not build the product my-service, see $GUIDE/make-n.log"; fi
+# The package built as SwiftPM builds it (debug; the scratch folder is kept
+# between runs, so only the service is compiled again).
+lib=$GUIDE/build/libmy-service.so
+if ! $SWIFT build --package-path "$GUIDE" --scratch-path "$WORK/guide-scratch" >"$GUIDE/build.log" 2>&1; then
+    echo "FAIL sdk-guide/build: the README's package does not build: $(grep -m1 'error:' "$GUIDE/build.log" | sed -E 's/^.*error: //')"
+    exit 0
 fi
+cp "$($SWIFT build --package-path "$GUIDE" --scratch-path "$WORK/guide-scratch" --show-bin-path)/libmy-service.so" "$lib"
+echo "PASS sdk-guide/build"
+for cmd in "$GUIDE"/cmd.*; do
+    i=${cmd##*.}
+    what=$(head -1 "$cmd" | sed -E 's#^\.\./eva-virtual-controller/build/abi-harness (run|check) .*--config ([^ ]+).*#\1-\2#')
+    name="sdk-guide/$i-$what"
+    (cd "$GUIDE" && sed "s#\.\./eva-virtual-controller/build/abi-harness#$HARNESS#" "$cmd" | timeout 120 bash) \
+        >"$GUIDE/out.$i" 2>"$GUIDE/err.$i"
+    rc=$?
+    grep '^{' "$GUIDE/expect.$i" >"$GUIDE/expect-stdout.$i"
+    missing=$(grep '^\[' "$GUIDE/expect.$i" | while IFS= read -r l; do grep -qxF -- "$l" "$GUIDE/err.$i" || echo "$l"; done)
+    if [ $rc != 0 ]; then echo "FAIL $name: exit $rc; $(grep -m2 -E '^FAIL|error' "$GUIDE/out.$i" "$GUIDE/err.$i" | tr '\n' ' ')"
+    elif grep -q '^FAIL ' "$GUIDE/out.$i"; then echo "FAIL $name: $(grep -m1 '^FAIL ' "$GUIDE/out.$i")"
+    elif [ -s "$GUIDE/expect.$i" ] && ! cmp -s "$GUIDE/expect-stdout.$i" <(grep '^{' "$GUIDE/out.$i"); then
+        echo "FAIL $name: stdout differs from the README: $(diff "$GUIDE/expect-stdout.$i" <(grep '^{' "$GUIDE/out.$i") | grep '^[<>]' | head -3 | tr '\n' ' ')"
+    elif [ -n "$missing" ]; then echo "FAIL $name: not on stderr: $missing"
+    else echo "PASS $name"; fi
+done
+# the refusal's line is debug: not shown at the default level (info)
+(cd "$GUIDE" && timeout 60 "$HARNESS" run build/libmy-service.so --config my-service.yml --call set '{"value": "hot"}') \
+    >/dev/null 2>"$GUIDE/refused-info.err"
+if grep -qF 'call "set" from' "$GUIDE/refused-info.err"; then
+    echo "FAIL sdk-guide/refusal-hidden-at-info: logged although core.log_level is info"
+else echo "PASS sdk-guide/refusal-hidden-at-info"; fi
