@@ -59,6 +59,15 @@ while IFS= read -r line; do
     fi
 done <tests/sdk-compile/cases.txt
 
+# The exports under `.defaultIsolation(MainActor.self)` (SwiftPM 6.2, Xcode's
+# new templates): they must stay callable from any thread, i.e. nonisolated
+# (main-actor exports trap on the launcher's first call).
+{ cat tests/sdk-compile/Service.swift.in; echo 'typealias ExportedService = CaseService'
+  echo 'nonisolated func fromALauncherThread() { _ = svc_prepare(); _ = svc_launch(); _ = svc_terminate() }'; } >"$WORK/isolation.swift"
+if "$SWIFTC" -typecheck "${FLAGS[@]}" -default-isolation MainActor "$WORK/isolation.swift" mk/FFIExports.swift >"$WORK/isolation.log" 2>&1; then
+    echo "PASS sdk-compile/exports-nonisolated-with-MainActor-default"
+else echo "FAIL sdk-compile/exports-nonisolated-with-MainActor-default: $(grep -m1 'error:' "$WORK/isolation.log" | sed -E 's/^.*error: //')"; fi
+
 # 2. The guide, as a reader copies it. block HEADING LANG: the first fenced
 # block of LANG after the line that starts with HEADING.
 block() {
