@@ -228,6 +228,7 @@ if selected run-json-lines; then
     out="$WORK/run-json-lines.out"
     run_h "$log" "$out" "$RUN_TIMEOUT" run "$REF" --config "$SVC" \
         --call list --call get '{i: sensor:tests/temp}' --call test
+    started='{"frame":"LOG/IN/info","text":"C reference service: virtual items (list/get/set) started (eva.controller.test)"}'
     if [ "$RC" -ne 0 ]; then
         fail run-json-lines "exit $RC" "$log"
     elif ! all_json_lines "$out"; then
@@ -240,6 +241,11 @@ if selected run-json-lines; then
         fail run-json-lines "no test reply without payload" "$log"
     elif ! has_line "$out" '{"frame":"SVC/ST","payload":{"status":"ready"}}'; then
         fail run-json-lines "no SVC/ST ready frame" "$log"
+    elif ! has_line "$out" "$started"; then
+        # abi-and-launcher.md step 5: after SVC/ST ready the launcher logs "<description> started (<id>)"
+        fail run-json-lines "no LOG/IN/info \"<description> started (<id>)\" frame" "$log"
+    elif [ "$(line_no "$out" "$started")" -ne $(($(line_no "$out" '{"frame":"SVC/ST","payload":{"status":"ready"}}') + 1)) ]; then
+        fail run-json-lines "the LOG/IN/info started line is not the frame right after SVC/ST ready" "$log"
     else
         pass run-json-lines
     fi
