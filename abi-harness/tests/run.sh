@@ -83,14 +83,15 @@ RUN_TIMEOUT=${HARNESS_TESTS_RUN_TIMEOUT:-120}
 
 build_log="$WORK/build.log"
 if selected build; then
-    if make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD" >"$build_log" 2>&1; then
+    if make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD" >"$build_log" 2>&1 &&
+        make -s -C "$HERE/ping-service" BUILD="$BUILD" >>"$build_log" 2>&1; then
         if grep -qi 'warning' "$build_log"; then
             fail build "the reference build printed warnings" "$build_log"
         else
             pass build
         fi
     else
-        fail build "make -C abi-harness/reference failed" "$build_log"
+        fail build "make -C abi-harness/reference (or tests/ping-service) failed" "$build_log"
     fi
     if [ ! -x "$H" ]; then
         make -s -C "$REPO/abi-harness" BUILD="$BUILD" >>"$build_log" 2>&1 ||
@@ -98,7 +99,9 @@ if selected build; then
     fi
 else
     make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD" >"$build_log" 2>&1
+    make -s -C "$HERE/ping-service" BUILD="$BUILD" >>"$build_log" 2>&1
 fi
+PING="$BUILD/ping-service/libping-service.so"
 
 if [ ! -x "$H" ]; then
     fail harness-present "$H is missing (make -C abi-harness BUILD=$BUILD)" "$build_log"
@@ -493,6 +496,35 @@ if selected check-reference-asan; then
         fi
     fi
 fi
+
+# ---------------------------------------------------- check garbage-payloads
+# A third-party-style library (tests/ping-service) whose `ping` takes no
+# payload and ignores any: a node runs it, so no FAIL (issue 14 §4). Each
+# config key turns on one behaviour with the verdict it must get.
+# ping_check NAME CONFIG VERDICT EXIT PATTERN
+ping_check() {
+    local n=$1 config=$2 verdict=$3 want=$4 pattern=$5
+    selected "$n" || return 0
+    printf 'config: %s\nworkers: 1\n' "$config" >"$WORK/$n.yml"
+    run_h "$WORK/$n.log" "$WORK/$n.out" "$CHECK_TIMEOUT" check "$PING" --config "$WORK/$n.yml"
+    local line
+    line=$(grep -m1 -E '^[A-Z]+ garbage-payloads:' "$WORK/$n.out")
+    if [ "$RC" -ne "$want" ]; then
+        fail "$n" "exit $RC, expected $want ($line)" "$WORK/$n.log"
+    elif [[ ! $line =~ ^$verdict\ garbage-payloads:\ $pattern ]]; then
+        fail "$n" "expected '$verdict garbage-payloads: ...$pattern', got: ${line:-no garbage-payloads line}" "$WORK/$n.log"
+    elif grep -qE '^FAIL ' "$WORK/$n.out" && [ "$verdict" != FAIL ]; then
+        fail "$n" "another check FAILed: $(grep -m1 '^FAIL ' "$WORK/$n.out")" "$WORK/$n.log"
+    else
+        pass "$n" "$(echo "$line" | cut -c1-110)"
+    fi
+}
+ping_check check-ping-payload-free '{}' PASS 0 '.*ignored by methods that take no payload \(ping\)'
+ping_check check-ping-params-accept-garbage '{echo: true}' WARN 0 \
+    '.*payloads are MessagePack unless a method says otherwise.*echo with [^:]*: accepted a payload that is not MessagePack although its info lists params'
+ping_check check-ping-reply-not-msgpack '{raw_reply: true}' FAIL 1 '.*ping with no payload: the reply is not one MessagePack value'
+ping_check check-ping-stops-answering '{wedge: true}' FAIL 1 \
+    '.*ping with no payload after the garbage: stopped answering as before it: no payload answered code 0 then, now \(code -32005\)'
 
 # the launcher model, point by point
 # shellcheck source=launcher.sh
