@@ -93,10 +93,10 @@ BUILD=$BUILD bash tests/crash-restart.sh >"$LOGS/crash-restart.log" 2>&1; rc=$?
 cat "$LOGS/crash-restart.log"
 count_lines crash-restart "$LOGS/crash-restart.log" $rc
 
-echo "== valgrind memcheck through every method (tests/sanitize.sh --quick; make sanitize runs the rest)"
-BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh --quick >"$LOGS/valgrind.log" 2>&1; rc=$?
-cat "$LOGS/valgrind.log"
-count_lines valgrind "$LOGS/valgrind.log" $rc
+echo "== sanitizers (tests/sanitize.sh, as make sanitize): valgrind, ASan/UBSan harness, library under ASan and TSan, Swift tests under TSan"
+BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh >"$LOGS/sanitize.log" 2>&1; rc=$?
+cat "$LOGS/sanitize.log"
+count_lines sanitize "$LOGS/sanitize.log" $rc
 
 echo "== fuzz smoke (libFuzzer, each target ${FUZZ_SMOKE_SECONDS:-20} s; make fuzz runs longer)"
 BUILD=$BUILD SWIFT=$SWIFT bash fuzz/run.sh --smoke --jobs 3 --seconds "${FUZZ_SMOKE_SECONDS:-20}" \
