@@ -678,14 +678,30 @@ fi
 if selected launcher-bench-library-output; then
     n=launcher-bench-library-output
     d=$(eva_dir $n)
-    run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
+    tmp="$WORK/$n.tmp"
+    mkdir -p "$tmp"
+    # the library's stdout goes to a temporary file, removed at exit (issue 14
+    # §6), and the data folder is a fresh one, removed too
+    TMPDIR=$tmp run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
         --call probe.report --seconds 0.2 --warmup 0.05
-    if [ "$RC" -ne 0 ]; then
-        fail $n "exit $RC" "$WORK/$n.log"
+    rc1=$RC
+    # --library-output FILE keeps it
+    run_h "$WORK/$n.2.log" "$WORK/$n.2.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
+        --call probe.report --seconds 0.2 --warmup 0.05 --library-output "$WORK/$n.library"
+    if [ "$rc1" -ne 0 ] || [ "$RC" -ne 0 ]; then
+        fail $n "exit $rc1 / $RC (--library-output)" "$WORK/$n.log"
     elif ! grep -qE '^result A: calls=' "$WORK/$n.out"; then
         fail $n "no 'result A:' line" "$WORK/$n.log"
-    elif grep -q '^probe: ' "$WORK/$n.out"; then
+    elif grep -q '^probe: ' "$WORK/$n.out" "$WORK/$n.2.out"; then
         fail $n "the library's stdout is in the bench results" "$WORK/$n.log"
+    elif ! grep -qE '^library output: [0-9]+ bytes \(.*removed: --library-output FILE keeps it\)$' "$WORK/$n.out"; then
+        fail $n "no 'library output: N bytes (... removed ...)' line" "$WORK/$n.log"
+    elif [ -n "$(ls -A "$tmp")" ]; then
+        fail $n "files left in TMPDIR: $(ls "$tmp" | tr '\n' ' ')" "$WORK/$n.log"
+    elif ! grep -q '^probe: a line on stdout' "$WORK/$n.library"; then
+        fail $n "--library-output $WORK/$n.library does not hold the library's stdout" "$WORK/$n.2.log"
+    elif ! grep -qF 'fresh data folder' "$WORK/$n.out.err"; then
+        fail $n "no 'fresh data folder' line on stderr" "$WORK/$n.log"
     else
         pass $n
     fi
