@@ -70,10 +70,10 @@ echo "== harness self-tests (C reference service and its broken variants)"
 bash abi-harness/tests/run.sh "$BUILD" >"$LOGS/harness-self.log" 2>&1; rc=$?
 count_lines harness-self "$LOGS/harness-self.log" $rc
 
-# With workers: 1 (EVA ICS 4.2: one thread) and 2; each check in its own data_path.
+# With workers: 1 (EVA ICS 4.2: one thread) and 2; each check gets a fresh data_path.
 for w in 1 2; do
     echo "== abi-harness check on our library, workers: $w"
-    "$HARNESS" check "$LIB" --config examples/virtual.yml --workers $w --data-path "$(mktemp -d)" \
+    "$HARNESS" check "$LIB" --config examples/virtual.yml --workers $w \
         >"$LOGS/check-w$w.log" 2>&1; rc=$?
     sed -E "s#^(PASS|FAIL|SKIP|WARN) #\1 workers$w/#" "$LOGS/check-w$w.log" >"$LOGS/check-w$w.lines"
     cat "$LOGS/check-w$w.lines"
