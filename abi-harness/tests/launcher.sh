@@ -328,7 +328,7 @@ if selected launcher-data-path-fresh; then
         e="$WORK/$n-$i.out.err"
         said=$(sed -nE 's/^\[info\] harness: fresh data folder ([^ ]+) \(data_path\), removed at exit; --data-path DIR keeps one between runs$/\1/p' "$e")
         [ "$RC" -eq 0 ] || why="$why run $i: exit $RC;"
-        case "$said" in "$tmp"/abi-harness-run-data-*) ;; *) why="$why run $i: no 'fresh data folder' line naming a folder in TMPDIR;" ;; esac
+        case "$said" in "$tmp"/abi-harness-data-*) ;; *) why="$why run $i: no 'fresh data folder' line naming a folder in TMPDIR;" ;; esac
         grep -qxF "probe: initial data_path str $said" "$e" || why="$why run $i: the library did not get $said;"
         grep -qxF 'probe: data_path entries 0' "$e" || why="$why run $i: the fresh folder was not empty;"
         [ -e "$said" ] && why="$why run $i: $said is still there after the exit;"

@@ -76,7 +76,7 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
     /* a fresh data_path unless one is given: a bench never loads an earlier run's journal */
     char *data_path = opts->data_path ? harness_xstrdup(opts->data_path) : NULL;
     if (!data_path && !harness_svc_template_user_nobody(&t->tmpl)) {
-        const char *root = harness_data_folder_fresh("bench");
+        const char *root = harness_data_folder_fresh();
         if (!root) {
             free(eva_dir);
             harness_launcher_args_destroy(&args);

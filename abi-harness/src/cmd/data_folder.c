@@ -22,13 +22,13 @@ static void harness_data_folder_at_exit(void)
     harness_data_folder_remove();
 }
 
-const char *harness_data_folder_fresh(const char *cmd)
+const char *harness_data_folder_fresh(void)
 {
     pthread_mutex_lock(&harness_data_folder.mutex);
     if (!harness_data_folder.path) {
         const char *tmp = getenv("TMPDIR");
         struct harness_strbuf p = HARNESS_STRBUF_INIT;
-        harness_strbuf_appendf(&p, "%s/abi-harness-%s-data-XXXXXX", tmp && *tmp ? tmp : "/tmp", cmd);
+        harness_strbuf_appendf(&p, "%s/abi-harness-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         char *path = harness_strbuf_detach(&p, NULL);
         if (!mkdtemp(path)) {
             harness_log(HARNESS_LOG_ERROR, "cannot make a fresh data folder %s: %s (give one with --data-path DIR)",

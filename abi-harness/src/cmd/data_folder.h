@@ -6,9 +6,9 @@
 #ifndef HARNESS_DATA_FOLDER_H
 #define HARNESS_DATA_FOLDER_H
 
-/* the fresh folder of this process (made, and announced with cmd's name,
- * on the first call); NULL when it cannot be made (logged) */
-const char *harness_data_folder_fresh(const char *cmd);
+/* the fresh folder of this process (made, and announced, on the first
+ * call); NULL when it cannot be made (logged) */
+const char *harness_data_folder_fresh(void);
 /* removes the fresh folder and what the library wrote in it; only in the
  * process that made it (a forked check child that exits leaves it alone).
  * Also runs at exit; call it before an _exit. */

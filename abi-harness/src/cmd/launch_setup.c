@@ -43,7 +43,7 @@ int harness_launch_setup(struct harness_launch_setup *ls, const struct harness_o
      * node), else a fresh folder of this run ("" for user nobody either way) */
     const char *data_path = o->data_path;
     if (!data_path && !o->eva_dir && !harness_svc_template_user_nobody(&ls->tmpl)) {
-        data_path = harness_data_folder_fresh(o->cmd == HARNESS_CMD_CHECK ? "check" : "run");
+        data_path = harness_data_folder_fresh();
         if (!data_path) goto out;
     }
     struct harness_initial_options io = {
