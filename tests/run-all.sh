@@ -66,6 +66,11 @@ BUILD=$BUILD bash tests/example-service.sh >"$LOGS/example-service.log" 2>&1; rc
 cat "$LOGS/example-service.log"
 count_lines example-service "$LOGS/example-service.log" $rc
 
+echo "== Swift SDK at compile time (FFIService spellings) and the README's guide, built and run"
+BUILD=$BUILD SWIFT=$SWIFT bash tests/sdk-compile.sh >"$LOGS/sdk-compile.log" 2>&1; rc=$?
+grep -vE '^PASS sdk-compile/' "$LOGS/sdk-compile.log"
+count_lines sdk-compile "$LOGS/sdk-compile.log" $rc
+
 echo "== harness self-tests (C reference service and its broken variants)"
 bash abi-harness/tests/run.sh "$BUILD" >"$LOGS/harness-self.log" 2>&1; rc=$?
 count_lines harness-self "$LOGS/harness-self.log" $rc
@@ -97,6 +102,19 @@ echo "== sanitizers (tests/sanitize.sh, as make sanitize): valgrind, ASan/UBSan 
 BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh >"$LOGS/sanitize.log" 2>&1; rc=$?
 cat "$LOGS/sanitize.log"
 count_lines sanitize "$LOGS/sanitize.log" $rc
+
+# Against the real components (../shared/real: busrtd, eva-ffi, the shipped
+# controller); each script prints PASS/FAIL lines, or one NEEDS line where
+# they are missing (then it counts nothing; under CI=true that is a FAIL).
+echo "== real node (tests/realnode/test_*.py)"
+for t in tests/realnode/test_*.py; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .py)
+    BUILD=$BUILD python3 "$t" >"$LOGS/realnode-$name.log" 2>&1; rc=$?
+    cat "$LOGS/realnode-$name.log" | grep -E '^(PASS|FAIL|SKIP|NEEDS) '
+    if grep -q '^NEEDS ' "$LOGS/realnode-$name.log" && [ "$rc" = 0 ]; then continue; fi
+    count_lines "realnode/$name" "$LOGS/realnode-$name.log" $rc
+done
 
 echo "== fuzz smoke (libFuzzer, each target ${FUZZ_SMOKE_SECONDS:-20} s; make fuzz runs longer)"
 BUILD=$BUILD SWIFT=$SWIFT bash fuzz/run.sh --smoke --jobs 3 --seconds "${FUZZ_SMOKE_SECONDS:-20}" \
