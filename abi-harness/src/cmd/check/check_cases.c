@@ -170,7 +170,8 @@ static void harness_cases_pack_kind(msgpack_packer *pk, enum harness_cases_kind 
     }
 }
 
-int harness_check_is_msgpack(const char *data, size_t len)
+/* not one complete MessagePack value (truncated, reserved byte) */
+static int harness_cases_is_msgpack(const char *data, size_t len)
 {
     msgpack_zone zone;
     msgpack_zone_init(&zone, 1024);
@@ -213,7 +214,7 @@ size_t harness_check_payload_cases(const struct harness_check_methods *m, size_t
         harness_rng_fill(rng, buf, len);
         char label[64];
         snprintf(label, sizeof label, "%zu random bytes", len);
-        harness_cases_add(&c, label, buf, len)->is_msgpack = harness_check_is_msgpack(buf, len);
+        harness_cases_add(&c, label, buf, len)->is_msgpack = harness_cases_is_msgpack(buf, len);
         free(buf);
     }
     /* a real-looking map cut short */

@@ -21,9 +21,6 @@ struct harness_check_case {
 size_t harness_check_method_cases(const struct harness_check_methods *m, struct harness_check_case **out);
 size_t harness_check_payload_cases(const struct harness_check_methods *m, size_t method_index, struct harness_rng *rng,
                                    struct harness_check_case **out);
-/* one MessagePack value (extra bytes after it, or a declared length msgpack-c
- * cannot reserve, count as MessagePack: lenient decoders may accept them) */
-int harness_check_is_msgpack(const char *data, size_t len);
 void harness_check_cases_free(struct harness_check_case *cases, size_t n);
 
 struct harness_check_frame {
