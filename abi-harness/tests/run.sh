@@ -501,11 +501,11 @@ fi
 # A third-party-style library (tests/ping-service) whose `ping` takes no
 # payload and ignores any: a node runs it, so no FAIL (issue 14 §4). Each
 # config key turns on one behaviour with the verdict it must get.
-# ping_check NAME CONFIG VERDICT EXIT PATTERN
+# ping_check NAME CONFIG VERDICT EXIT PATTERN [WORKERS]
 ping_check() {
-    local n=$1 config=$2 verdict=$3 want=$4 pattern=$5
+    local n=$1 config=$2 verdict=$3 want=$4 pattern=$5 workers=${6:-1}
     selected "$n" || return 0
-    printf 'config: %s\nworkers: 1\n' "$config" >"$WORK/$n.yml"
+    printf 'config: %s\nworkers: %s\n' "$config" "$workers" >"$WORK/$n.yml"
     run_h "$WORK/$n.log" "$WORK/$n.out" "$CHECK_TIMEOUT" check "$PING" --config "$WORK/$n.yml"
     local line
     line=$(grep -m1 -E '^[A-Z]+ garbage-payloads:' "$WORK/$n.out")
@@ -520,6 +520,7 @@ ping_check() {
     fi
 }
 ping_check check-ping-payload-free '{}' PASS 0 '.*ignored by methods that take no payload \(ping\)'
+ping_check check-ping-payload-free-workers2 '{}' PASS 0 '.*ignored by methods that take no payload \(ping\)' 2
 ping_check check-ping-params-accept-garbage '{echo: true}' WARN 0 \
     '.*payloads are MessagePack unless a method says otherwise.*echo with [^:]*: accepted a payload that is not MessagePack although its info lists params'
 ping_check check-ping-reply-not-msgpack '{raw_reply: true}' FAIL 1 '.*ping with no payload: the reply is not one MessagePack value'
