@@ -50,6 +50,7 @@ struct harness_initial {
     char *svc_id;
     char *system_name;
     char *data_path;
+    int log_level; /* core.log_level: the launcher's own bus log lines follow it too */
 };
 
 /* 0; -1 with a message in err (bad input: usage); -2 when the service

@@ -3,6 +3,7 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "msgpack_map.h"
 #include "xalloc.h"
 
 static int harness_info_key(const msgpack_object *k, const char *name)
@@ -127,4 +128,19 @@ char *harness_service_info_dummy(size_t *len)
     *len = sbuf.size;
     msgpack_sbuffer_destroy(&sbuf);
     return out;
+}
+
+char *harness_service_info_description(const char *info, size_t len)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object obj;
+    size_t off = 0;
+    char *out = NULL;
+    if (info && msgpack_unpack(info, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *d = harness_msgpack_map_get(&obj, "description");
+        if (d && d->type == MSGPACK_OBJECT_STR) out = harness_xstrndup(d->via.str.ptr, d->via.str.size);
+    }
+    msgpack_zone_destroy(&zone);
+    return out ? out : harness_xstrdup("");
 }
