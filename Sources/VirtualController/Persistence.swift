@@ -94,6 +94,9 @@ final class VariablePersistence: Sendable {
 
     var isLoaded: Bool { loadedFlag.load(ordering: .sequentiallyConsistent) }
 
+    /// `svc_terminate` wrote the last snapshot (`close`): no more writes.
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Waits until the variables are loaded, `deadline` (MonotonicClock)
     /// passes or the load is given up; true when loaded.
     func waitLoaded(until deadline: UInt64) -> Bool {

@@ -224,11 +224,14 @@ final class Worker: Sendable {
         guard settings.finalRegistryWrite, persistence.isLoaded else { return }
         let host = core.host
         var attempts = 0
+        // Once `svc_terminate` has closed the persistence (it stopped
+        // waiting for this thread), no more calls: it wrote the journal.
         while !persistence.writeThrough(call: { target, method, params in
+            guard !persistence.isClosed else { return .skipped }
             do throws(EAPIError) { return .reply(try host.call(target: target, method: method, params: params)) } catch {
                 return .failed(error)
             }
-        }), attempts < 5 {
+        }), attempts < 5, !persistence.isClosed {
             attempts += 1
             usleep(50_000)
         }
