@@ -77,9 +77,38 @@ enum Scratch {
         var template = Array("\(base)/fuzz-init-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return }
         let path = String(cString: template)
-        if chdir(path) == 0 {
-            let line = "fuzz-init: working in \(path)\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
+        guard chdir(path) == 0 else { return }
+        let line = "fuzz-init: working in \(path) (removed at exit)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        folder = strdup(path)
+        atexit {
+            guard let folder = Scratch.folder else { return }
+            Scratch.removeTree(String(cString: folder))
         }
     }
+
+    /// Removes a folder and what is in it, depth first, following no
+    /// links: the journals the inputs left and their folders.
+    static func removeTree(_ path: String) {
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+                }
+                if name == "." || name == ".." { continue }
+                let child = "\(path)/\(name)"
+                var info = stat()
+                if lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                    removeTree(child)
+                } else {
+                    unlink(child)
+                }
+            }
+            closedir(dir)
+        }
+        rmdir(path)
+    }
+
+    /// Set once, before the driver starts.
+    nonisolated(unsafe) static var folder: UnsafeMutablePointer<CChar>?
 }
