@@ -258,13 +258,17 @@ final class VariablePersistence: Sendable {
     /// current. nil once closed or before the load.
     private func journalStep(_ s: inout State) -> Snapshot? {
         guard !s.closed, isLoaded else { return nil }
-        let (values, generation) = vars.withLock { ($0.values, $0.generation) }
         // Nothing behind: no encoding either.
-        if s.registryGeneration == generation,
-           journal == nil || (s.journaledGeneration == generation && (s.pendingBase == nil || !s.journalExists)) {
+        let current = vars.withLock { $0.generation }
+        if s.registryGeneration == current,
+           journal == nil || (s.journaledGeneration == current && (s.pendingBase == nil || !s.journalExists)) {
             return nil
         }
-        let bytes = encode(values)
+        // Encoded under the variables' lock: a copy of the map read outside
+        // it while `set` replaces its storage was reported by TSan (the
+        // release of the shared storage is in the uninstrumented runtime);
+        // an encode costs microseconds and runs once per persist_interval.
+        let (bytes, generation) = vars.withLock { (encode($0.values), $0.generation) }
         guard let journal else { return Snapshot(generation: generation, sequence: nil, bytes: bytes) }
         if s.journaledGeneration != generation {
             s.sequence &+= 1
