@@ -91,9 +91,8 @@ uint32_t busrt_rpc_request_id(const busrt_rpc_request *req);
 const char *busrt_rpc_request_sender(const busrt_rpc_request *req);
 
 /* Detaches from the client (MESSAGE frames then go to on_frame), fails the
- * calls in flight with BUSRT_ERR_IO and frees. Requests handed out and not
- * yet answered stay valid: answer or drop them before busrt_close.
- * Call before busrt_close, not from the handler. */
+ * calls in flight with BUSRT_ERR_IO and frees. Answer or drop every request
+ * handed out before this. Call before busrt_close, not from the handler. */
 void busrt_rpc_free(busrt_rpc *rpc);
 
 #endif
