@@ -72,3 +72,29 @@ int busrt_decode_body(const busrt_in_header *h, const uint8_t *body, size_t len,
     f->len = len - off;
     return 0;
 }
+
+int busrt_stream_next(const uint8_t *buf, size_t have, size_t max_frame, busrt_in_header *h,
+    busrt_frame *f, int *has_frame, size_t *used, size_t *need)
+{
+    *has_frame = 0;
+    *used = 0;
+    *need = BUSRT_IN_HEADER;
+    if (have < BUSRT_IN_HEADER)
+        return 0;
+    if (busrt_decode_header(buf, h) != 0)
+        return -1;
+    if (h->kind == BUSRT_IN_KEEPALIVE || h->kind == BUSRT_IN_ACK) {
+        *used = BUSRT_IN_HEADER;
+        return 1;
+    }
+    if (h->body_len > max_frame)
+        return -1;
+    size_t total = BUSRT_IN_HEADER + (size_t)h->body_len;
+    if (have < total) {
+        *need = total;
+        return 0;
+    }
+    *has_frame = busrt_decode_body(h, buf + BUSRT_IN_HEADER, h->body_len, f) == 0;
+    *used = total;
+    return 1;
+}

@@ -51,4 +51,13 @@ int busrt_decode_header(const uint8_t h[BUSRT_IN_HEADER], busrt_in_header *out);
  * body lacks the NULs its kind needs. */
 int busrt_decode_body(const busrt_in_header *h, const uint8_t *body, size_t len, busrt_frame *f);
 
+/* The next item at the start of a broker byte stream.
+ * Returns 1: an item of *used bytes, *h its header; *has_frame = 1 when *f
+ * holds a frame to hand on (0: keepalive, ack, or a body without its NULs,
+ * which is dropped while the stream stays in step).
+ * Returns 0: incomplete, *need = the bytes the item needs in all.
+ * Returns -1: a violation (unknown kind, body over max_frame). */
+int busrt_stream_next(const uint8_t *buf, size_t have, size_t max_frame, busrt_in_header *h,
+    busrt_frame *f, int *has_frame, size_t *used, size_t *need);
+
 #endif

@@ -25,39 +25,27 @@ static void dispatch(busrt_client *c, const busrt_frame *f)
         c->opt.on_frame(c->opt.frame_ctx, f);
 }
 
-/* consumes the whole frames at the start of buf; returns the bytes used,
- * or -1 on a violation; *need = the bytes the next frame needs in all */
-static long consume(busrt_client *c, uint8_t *buf, size_t have, size_t *need)
+/* consumes the whole items at the start of buf; returns the bytes used,
+ * or -1 on a violation; *need = the bytes the next item needs in all */
+static long consume(busrt_client *c, const uint8_t *buf, size_t have, size_t *need)
 {
     size_t off = 0;
-    *need = BUSRT_IN_HEADER;
-    while (have - off >= BUSRT_IN_HEADER) {
+    for (;;) {
         busrt_in_header h;
-        if (busrt_decode_header(buf + off, &h) != 0)
-            return -1;
-        if (h.kind == BUSRT_IN_KEEPALIVE) {
-            off += BUSRT_IN_HEADER;
-            continue;
-        }
-        if (h.kind == BUSRT_IN_ACK) {
-            busrt_client_ack(c, h.ack_id, h.ack_result);
-            off += BUSRT_IN_HEADER;
-            continue;
-        }
-        if (h.body_len > c->opt.max_frame)
-            return -1;
-        size_t total = BUSRT_IN_HEADER + (size_t)h.body_len;
-        if (have - off < total) {
-            *need = total;
-            break;
-        }
         busrt_frame f;
-        /* a body without its NULs: dropped, the stream stays in step */
-        if (busrt_decode_body(&h, buf + off + BUSRT_IN_HEADER, h.body_len, &f) == 0)
+        int has_frame;
+        size_t used;
+        int r = busrt_stream_next(buf + off, have - off, c->opt.max_frame, &h, &f, &has_frame, &used, need);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return (long)off;
+        if (h.kind == BUSRT_IN_ACK)
+            busrt_client_ack(c, h.ack_id, h.ack_result);
+        else if (has_frame)
             dispatch(c, &f);
-        off += total;
+        off += used;
     }
-    return (long)off;
 }
 
 static int ping(busrt_client *c)
