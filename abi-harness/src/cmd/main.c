@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "bench.h"
 #include "check.h"
 #include "exit_codes.h"
+#include "launch.h"
 #include "options.h"
 #include "run.h"
 #include "signals.h"
@@ -40,6 +42,9 @@ static void harness_main_usage(FILE *f)
           "                        published frames as JSON lines, stop it in order\n"
           "  check LIB [options]   ABI conformance checks, each in a child process of its own\n"
           "  bench LIB [options]   time per call/frame of a library, alone or --vs another in one process\n"
+          "  launch [opts] LIB     on a node, in place of svc/eva-ffi (command: in a service template)\n"
+          "  attach LIB --config TEMPLATE --bus PATH|HOST:PORT\n"
+          "                        the library as an external service on a live node's bus\n"
           "  help [command]        help of a command\n\n"
           "Run `abi-harness <command> --help` for the options of a command.\n"
           "abi-harness --version prints the version.\n",
@@ -69,11 +74,18 @@ int main(int argc, char **argv)
         return HARNESS_EXIT_OK;
     }
     enum harness_subcommand cmd;
+    /* launch and attach parse their own command lines (launch: eva-ffi's) */
+    if (!strcmp(argv[1], "launch")) return harness_launch_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "attach")) return harness_attach_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "help")) {
         if (argc < 3) {
             harness_main_usage(stdout);
             return HARNESS_EXIT_OK;
         }
+        char help[] = "--help";
+        char *help_argv[] = {help, NULL};
+        if (!strcmp(argv[2], "launch")) return harness_launch_main(1, help_argv);
+        if (!strcmp(argv[2], "attach")) return harness_attach_main(1, help_argv);
         if (harness_main_command(argv[2], &cmd) < 0) {
             fprintf(stderr, "abi-harness: unknown command %s\n", argv[2]);
             return HARNESS_EXIT_USAGE;
