@@ -71,7 +71,8 @@ static void *harness_serve_poc_timer(void *arg)
     _exit(HARNESS_EXIT_POC);
 }
 
-/* eva4-sdk src/service.rs poc(): stop the service as at a stop, exit 1 a second later whatever it does */
+/* eva4-sdk src/service.rs poc(): stop the service as at a stop; exit 1 a second later unless the stop
+ * ended first (then eva-ffi exits 0, observed) */
 static void harness_serve_on_poc(void *ud, const char *text, size_t len)
 {
     (void)text;
@@ -160,11 +161,8 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
     if (exit_code == 0) {
         enum harness_stop_reason reason = harness_service_wait_stop(&ctx->svc, -1);
         harness_log(HARNESS_LOG_INFO, "stopping: requested by %s", harness_service_stop_reason_name(reason));
+        /* after POC too: eva-ffi exits 0 when the stop ends before its one-second timer (observed) */
         exit_code = harness_service_shutdown(&ctx->svc);
-        if (reason == HARNESS_STOP_POC) {
-            /* the POC timer ends the process one second after POC */
-            for (;;) harness_clock_sleep(3600);
-        }
         if (reason == HARNESS_STOP_BUS_LOST && exit_code == 0) exit_code = HARNESS_EXIT_BUS_LOST;
     } else {
         if (ctx->svc.bus_error) exit_code = harness_serve_bus_exit(ctx->svc.bus_error);
@@ -181,5 +179,8 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
         harness_bus_real_free(ctx->bus);
     }
     harness_rpc_result_release_thread();
+    /* eva4 svc/ffi/src/main.rs: any error out of eva_svc_main is exit code 1 */
+    if (s->ffi_exit_codes && (exit_code == HARNESS_EXIT_LAUNCH || exit_code == HARNESS_EXIT_SHUTDOWN))
+        exit_code = HARNESS_EXIT_FAILED;
     return exit_code;
 }

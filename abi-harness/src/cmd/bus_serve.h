@@ -15,6 +15,7 @@ struct harness_bus_serve {
     int watch_stdin;    /* launch: 0x00 beacons on stdin, EOF or another byte stops */
     int echo_logs;      /* attach: the library's logs on stderr too */
     int log_level;      /* core.log_level: what reaches LOG/IN/<level> */
+    int ffi_exit_codes; /* launch: a failed launch or svc_terminate exits 1, as eva-ffi */
 };
 
 /* runs the service until it is stopped; the process exit code */

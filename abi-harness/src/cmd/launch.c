@@ -37,10 +37,13 @@ static void harness_launch_usage(FILE *f)
           "  --command-queue-size N  bound of the outgoing queue (default 8192); full: BUSY\n"
           "  --blocking-fp           library traffic on a second connection <id>%%0 (its\n"
           "                          frames never reach svc_on_frame), as eva-ffi\n\n"
-          "exit codes: 0 stopped, 1 POC (one second after it) or svc_terminate failed,\n"
-          "2 usage or no initial payload on stdin, 3 launch failed, 6 would hang a node\n"
-          "(an empty topic), 7 the broker refused the name, 8 no broker or it went away\n"
-          "(eva-ffi is killed then; launch stops the service in order first).\n",
+          "exit codes (eva-ffi's where it has one): 0 stopped (after POC too when the stop\n"
+          "ends within a second, as eva-ffi); 1 the launch failed (load, svc_init, info,\n"
+          "svc_prepare, svc_launch), svc_terminate failed, or POC and the stop took longer\n"
+          "than a second; 2 usage or no initial payload on stdin; 6 would hang a node (an\n"
+          "empty topic: eva-ffi loops for ever); 7 the broker refused the name; 8 no broker,\n"
+          "or it went away (eva-ffi is killed by SIGKILL then; launch stops the service in\n"
+          "order first).\n",
           f);
 }
 
@@ -193,6 +196,7 @@ int harness_launch_main(int argc, char **argv)
         .log_level = log_level,
         .blocking_fp = blocking_fp,
         .watch_stdin = 1,
+        .ffi_exit_codes = 1,
     };
     rc = harness_bus_serve_main(&serve);
 out:

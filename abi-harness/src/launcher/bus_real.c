@@ -219,6 +219,9 @@ static int32_t harness_bus_real_rpc_call(void *ud, const char *target, const cha
 static int harness_bus_real_publish_now(void *ud, const char *topic, const char *payload, size_t len)
 {
     struct harness_bus_real *bus = ud;
+    /* subscriptions the library made in svc_prepare are in place before SVC/ST ready (eva-ffi
+     * leaves the order to chance): a library subscribed to SVC/ST sees its own */
+    harness_bus_wait_processed(harness_bus_pushed(), bus->cfg.timeout);
     pthread_rwlock_rdlock(&bus->use);
     int rc = bus->client ? busrt_publish(bus->client, topic, payload, len, BUSRT_QOS_PROCESSED) : BUSRT_ERR_IO;
     pthread_rwlock_unlock(&bus->use);
