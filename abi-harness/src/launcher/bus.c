@@ -91,6 +91,14 @@ static int32_t harness_bus_invalid(const char *op, const char *why, enum harness
     return code;
 }
 
+/* eva4 svc/ffi/src/main.rs bus_task!: a full command queue answers BUSY and logs a warning (on a
+ * real bus only: the modelled run counts them in its summary) */
+static void harness_bus_note_busy(void)
+{
+    atomic_fetch_add(&harness_bus.busy, 1);
+    harness_bus_launcher_log(HARNESS_LOG_WARN, "command queue full, bus task/event ignored");
+}
+
 /* which no_nul counter an op uses */
 static int harness_bus_nul_slot(int16_t op)
 {
@@ -211,7 +219,7 @@ static int32_t harness_bus_subscribe(int16_t op, struct EvaFFIBuffer *buf)
         busy = harness_out_queue_is_full(&harness_bus.queue);
     }
     if (busy) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         free(topics);
         return EVA_ERR_CODE_BUSY;
     }
@@ -241,7 +249,7 @@ static int32_t harness_bus_publish_op(struct EvaFFIBuffer *buf)
     if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_PUBLISH_TOPIC);
     if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_PUBLISH_BUSY) ||
         harness_out_queue_push(&harness_bus.queue, topic.data, topic.len, payload.data, payload.len) < 0) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         return EVA_ERR_CODE_BUSY;
     }
     atomic_fetch_add(&harness_bus.publish, 1);
@@ -257,7 +265,7 @@ static int32_t harness_bus_rpc_call(struct EvaFFIBuffer *buf)
     if (r != HARNESS_OP_READ_OK) return harness_bus_invalid("RPC_CALL", "target/method not UTF-8 or no buffer", r);
     if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_RPC_CALL);
     if (harness_out_queue_is_full(&harness_bus.queue)) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         return EVA_ERR_CODE_BUSY;
     }
     harness_runtime_before_rpc(t.data, t.len, m.data, m.len);
