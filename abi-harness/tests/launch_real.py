@@ -144,6 +144,20 @@ if os.path.exists(OURS):
 else:
     R.check('launch-vs-eva-ffi-ours', False, f'{OURS} missing: build it with `make library`')
 
+# error codes as the library returns them: one EVA ICS does not know becomes OTHER (-32004), BUSY
+# passes; a slow call: the caller's timeout gives TIMEOUT, and the service answers meanwhile
+ODD = os.path.join(BUILD, 'launchtest', 'libodd-codes.so')
+os.makedirs(os.path.dirname(ODD), exist_ok=True)
+subprocess.run(['cc', '-std=c11', '-Wall', '-Wextra', '-shared', '-fPIC', '-I', os.path.join(ROOT, 'include'), '-o', ODD,
+                os.path.join(HERE, 'lib', 'odd_codes.c')], check=True)
+CODES = [*range(-32001, -32023, -1), -32700, -32600, -32601, -32602, -32603, *range(-32113, -32122, -1),
+         -32099, -32000, -1, -32768]
+a, b = side_by_side('launch-vs-eva-ffi-codes', ODD, [call(f'code:{c}') for c in CODES] +
+                    [call('info'), call('slow:3000', None, 1), call('test', None, 1)])
+got = dict(zip(CODES, (r[0] for r in b[1])))
+R.check('launch-codes', got[-32099] == -32004 and got[-32013] == -32013 and got[-32001] == -32001 and
+        b[1][-2:] == [(-32008, "timeout (the caller's)"), (0, None)], f'codes {got}, last {b[1][-2:]}')
+
 # --blocking-fp: the library's publications come from <id>%%0 under both
 a, b = side_by_side('launch-vs-eva-ffi-blocking-fp', REF,
                     [call('set', {'i': 'unit:tests/u1', 'status': 1, 'value': 2})], ITEMS, opts=('--blocking-fp',),
@@ -156,9 +170,12 @@ a, b = side_by_side('launch-vs-eva-ffi-poc', PROBE, [call('probe.poc', {'go': Tr
                     may_add=PROBE_TERMINATING)
 R.check('launch-vs-eva-ffi-poc-critical', 'critical: probe asked for it' in a[4] and
         'critical: probe asked for it' in b[4], 'no "critical: probe asked for it" on stderr')
-# TERMINATE: the library stops itself
-side_by_side('launch-vs-eva-ffi-terminate', PROBE, [call('probe.stop', {'go': True})], stop='wait',
-             may_add=PROBE_TERMINATING)
+# TERMINATE: the library stops itself. launch stops in order and exits 0; eva-ffi 4.1 does so only
+# sometimes (observed: at times it answers, never stops, and is killed), so it is not compared here
+t = session(launch_argv(), PROBE, [call('probe.stop', {'go': True})], stop='wait')
+R.check('launch-terminate', t[0] and t[1] == [(0, {'terminate': 0})] and t[3] == 0 and
+        t[2][('SVC/ST', rn.pack({'status': 'terminating'}))] == 1 and t[2][PROBE_TERMINATING[1]] == 1,
+        f'ready {t[0]}, replies {t[1]}, exit {t[3]}, frames {dict(t[2])}')
 # the library's calls: a result, an error from the peer, a peer not on the bus -> TIMEOUT
 # after timeout.default (2 s here), the slow call's TIMEOUT reaching the library
 a, b = side_by_side('launch-vs-eva-ffi-library-rpc', PROBE, [call('probe.rpc', {'go': True}, 10)],

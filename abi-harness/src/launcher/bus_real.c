@@ -43,6 +43,22 @@ static char *harness_bus_real_primary(const char *sender)
     return cut ? harness_xstrndup(sender, (size_t)(cut - sender)) : harness_xstrdup(sender);
 }
 
+/* eva-common (0.3.120) ErrorKind from an RPC code, as eva-ffi 4.1 sends it (observed code by code):
+ * the named codes pass, except SYSTEM_ERROR, PARSE, INVALID_REQUEST and INTERNAL_RPC, which go out
+ * as OTHER like any code it does not know */
+static int harness_bus_real_wire_code(int code)
+{
+    switch (code) {
+    case EVA_ERR_CODE_SYSTEM_ERROR:
+    case EVA_ERR_CODE_PARSE:
+    case EVA_ERR_CODE_INVALID_REQUEST:
+    case EVA_ERR_CODE_INTERNAL_RPC:
+        return EVA_ERR_CODE_OTHER;
+    default:
+        return harness_errcode_name(code) ? code : EVA_ERR_CODE_OTHER;
+    }
+}
+
 struct harness_bus_real_call {
     struct harness_bus_real *bus;
     busrt_rpc_request *req;
@@ -55,8 +71,7 @@ static void harness_bus_real_answer(void *ud, struct harness_reply *reply)
     struct harness_bus_real_call *call = ud;
     struct harness_bus_real *bus = call->bus;
     if (reply->code < 0) {
-        int code = harness_errcode_name(reply->code) ? reply->code : EVA_ERR_CODE_OTHER;
-        busrt_rpc_error(bus->rpc, call->req, code, NULL, 0);
+        busrt_rpc_error(bus->rpc, call->req, harness_bus_real_wire_code(reply->code), NULL, 0);
     } else {
         busrt_rpc_reply(bus->rpc, call->req, reply->has_payload ? reply->payload : NULL,
                         reply->has_payload ? reply->payload_len : 0);
