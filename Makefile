@@ -17,6 +17,10 @@ REFERENCE  := $(BUILD)/reference/libeva-reference.so
 SWIFT      ?= swift
 # Debian packages the build and the tests need.
 PACKAGES   := libmsgpack-dev libyaml-dev pkg-config valgrind
+# What the tests against the real components (../shared/real) need: their
+# run-time libraries, and the Python bus client for the node stand-ins.
+TEST_PACKAGES := libmimalloc2.0 libssl3
+PY_PACKAGES   := busrt msgpack
 
 # How a Swift FFI service is linked to load on a node (static Swift runtime
 # and libmsgpack, ABI-only exports): mk/eva-ffi-service.mk, shared by the
@@ -25,7 +29,7 @@ EVA_FFI_STATIC_LIBS := $(BUILD)/static-libs
 include mk/eva-ffi-service.mk
 HELLO      := $(BUILD)/libhello-service.so
 
-.PHONY: all deps run test install clean library harness reference examples swift-present FORCE
+.PHONY: all deps test-deps run test install clean library harness reference examples swift-present FORCE
 
 all: library harness reference examples
 
@@ -39,6 +43,24 @@ deps:
 			echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
 		fi; \
 	fi
+
+# `make test` also needs what the real-node tests use; pip runs only when
+# an import fails (python3 may come from pyenv rather than Debian).
+test-deps: deps
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3 python3-pip"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+	@python3 -c 'import busrt, msgpack' 2>/dev/null || \
+		python3 -m pip install -q $(PY_PACKAGES) 2>/dev/null || \
+		python3 -m pip install -q --break-system-packages $(PY_PACKAGES) || \
+		{ echo "the real-node tests need the Python packages: pip install $(PY_PACKAGES)"; exit 1; }
 
 library: $(LIB)
 
@@ -67,7 +89,7 @@ reference:
 run: deps all
 	$(HARNESS) run $(LIB) --config examples/virtual.yml --script examples/demo.yml
 
-test: deps all
+test: test-deps all
 	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/run-all.sh
 
 # The benchmark suite against the C reference service: one table (tests/bench-suite.sh);

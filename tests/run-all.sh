@@ -98,6 +98,19 @@ BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh --quick >"$LOGS/valgrind.log" 2
 cat "$LOGS/valgrind.log"
 count_lines valgrind "$LOGS/valgrind.log" $rc
 
+# Against the real components (../shared/real: busrtd, eva-ffi, the shipped
+# controller); each script prints PASS/FAIL lines, or one NEEDS line where
+# they are missing (then it counts nothing; under CI=true that is a FAIL).
+echo "== real node (tests/realnode/test_*.py)"
+for t in tests/realnode/test_*.py; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .py)
+    BUILD=$BUILD python3 "$t" >"$LOGS/realnode-$name.log" 2>&1; rc=$?
+    cat "$LOGS/realnode-$name.log" | grep -E '^(PASS|FAIL|SKIP|NEEDS) '
+    if grep -q '^NEEDS ' "$LOGS/realnode-$name.log" && [ "$rc" = 0 ]; then continue; fi
+    count_lines "realnode/$name" "$LOGS/realnode-$name.log" $rc
+done
+
 echo "== fuzz smoke (libFuzzer, each target ${FUZZ_SMOKE_SECONDS:-20} s; make fuzz runs longer)"
 BUILD=$BUILD SWIFT=$SWIFT bash fuzz/run.sh --smoke --jobs 3 --seconds "${FUZZ_SMOKE_SECONDS:-20}" \
     >"$LOGS/fuzz.log" 2>&1; rc=$?
