@@ -20,7 +20,7 @@ import busrt  # noqa: E402
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'build')
 HARNESS = os.path.join(BUILD, 'abi-harness')
 PROBE = os.path.join(BUILD, 'busrt-probe')
-EXIT_FAILED, EXIT_BUS = 1, 7
+EXIT_FAILED, EXIT_REFUSED, EXIT_LOST = 1, 7, 8
 
 rn.needs_real('busrt')
 res = rn.Results()
@@ -106,12 +106,12 @@ def test_call_serve_test(n):
               and 'METHOD_NOT_FOUND (-32601)' in err, f'exit {rc}, out {out!r}, err {err!r}')
     p2 = subprocess.run([HARNESS, 'serve-test', '--bus', n.bus_path, '--name', 'busrt.test.st'],
                         capture_output=True, text=True, timeout=10)
-    res.check('busrt/duplicate-name', p2.returncode == EXIT_BUS and 'already registered' in p2.stderr,
+    res.check('busrt/duplicate-name', p2.returncode == EXIT_REFUSED and 'already registered' in p2.stderr,
               f'exit {p2.returncode}, err {p2.stderr!r}')
     rc, out, err, _ = harness('call', '--bus', n.bus_path, '--name', 'eva.core', 'busrt.test.st', 'test')
-    res.check('busrt/call-duplicate-name', rc == EXIT_BUS and 'BUS_BUSY' in err, f'exit {rc}, err {err!r}')
+    res.check('busrt/call-duplicate-name', rc == EXIT_REFUSED and 'BUS_BUSY' in err, f'exit {rc}, err {err!r}')
     rc, out, err, _ = harness('call', '--bus', n.bus_path, '--name', '.x', 'busrt.test.st', 'test')
-    res.check('busrt/call-invalid-name', rc == EXIT_BUS and 'BUS_DATA' in err, f'exit {rc}, err {err!r}')
+    res.check('busrt/call-invalid-name', rc == EXIT_REFUSED and 'BUS_DATA' in err, f'exit {rc}, err {err!r}')
     rc, out, err, _ = harness('bench', '--bus', n.bus_path, '--target', 'busrt.test.st', '--call', 'test',
                               '--clients', '2', '--seconds', '1', '--qos', '3')
     m = re.search(r'^result: calls=(\d+) seconds=([\d.]+) calls_per_s=(\d+) p50_ns=(\d+) p99_ns=(\d+) failed=(\d+)$',
@@ -156,7 +156,7 @@ def test_call_python(n):
         res.check('busrt/call-slow-service-timeout', rc == EXIT_FAILED and reply_line(out)['code'] == -32008
                   and el < 2.0, f'exit {rc} after {el:.2f}s, out {out!r}')
         rc, out, err, _ = harness('call', '--bus', '/nonexistent/bus.ipc', 'x', 'test')
-        res.check('busrt/call-no-broker', rc == EXIT_BUS and 'cannot connect' in err, f'exit {rc}, err {err!r}')
+        res.check('busrt/call-no-broker', rc == EXIT_LOST and 'cannot connect' in err, f'exit {rc}, err {err!r}')
         rc, out, err, _ = harness('call', '--bus', n.bus_path, 'x', 'test', '{bad')
         res.check('busrt/call-bad-params', rc == 2 and 'params' in err, f'exit {rc}, err {err!r}')
     finally:
@@ -214,14 +214,14 @@ def test_broker_gone():
         try:
             out, err = call.communicate(timeout=5)
             el = time.monotonic() - t0
-            res.check('busrt/call-broker-killed', call.returncode == EXIT_BUS and 'went away' in err and el < 2,
+            res.check('busrt/call-broker-killed', call.returncode == EXIT_LOST and 'went away' in err and el < 2,
                       f'exit {call.returncode} after {el:.2f}s, err {err!r}')
         except subprocess.TimeoutExpired:
             call.kill()
             res.check('busrt/call-broker-killed', False, 'still waiting 5 s after the broker died')
         try:
             st.wait(5)
-            res.check('busrt/serve-test-broker-killed', ready and st.returncode == EXIT_BUS,
+            res.check('busrt/serve-test-broker-killed', ready and st.returncode == EXIT_LOST,
                       f'exit {st.returncode}')
         except subprocess.TimeoutExpired:
             st.kill()

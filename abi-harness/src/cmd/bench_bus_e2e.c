@@ -64,7 +64,7 @@ void harness_bench_bus_e2e_usage(FILE *f)
           "A failed call (an error reply included) is counted and reported; the figures count replies.\n"
           "The last line:\n"
           "  result: calls=.. seconds=.. calls_per_s=.. p50_ns=.. p99_ns=.. failed=..\n"
-          "exit: 0; 1 when a call failed; 2 usage; 7 a client could not connect.\n",
+          "exit: 0; 1 when a call failed; 2 usage; 7 the broker refused a name; 8 no broker there.\n",
           f);
 }
 
@@ -196,10 +196,8 @@ int harness_bench_bus_e2e_main(int argc, char **argv)
         snprintf(name, sizeof name, "%s.%u", o.bus.name ? o.bus.name : prefix, connected);
         struct e2e_client *cl = &cls[connected];
         cl->o = &o;
-        if (!(cl->c = bus_cli_connect("bench", o.bus.bus, name, &bo))) {
-            rc = HARNESS_EXIT_BUS;
+        if (!(cl->c = bus_cli_connect("bench", o.bus.bus, name, &bo, &rc)))
             break;
-        }
         cl->rpc = busrt_rpc_new(cl->c, NULL, NULL);
         bench_samples_init(&cl->samples, SAMPLES_PER_CLIENT);
     }

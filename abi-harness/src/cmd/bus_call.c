@@ -25,7 +25,7 @@ void harness_call_usage(FILE *f)
           "  --name NAME           the client's name on the bus (default abi-harness.call.<pid>)\n\n"
           "exit: 0 a reply; 1 an error reply, TIMEOUT, or the target is not on the bus (QoS 1/3:\n"
           "BUS_CLIENT_NOT_REGISTERED at once), named on stderr with the error's message; 2 usage;\n"
-          "7 no connection, the broker refused the name, or it went away during the call.\n",
+          "7 the broker refused the name; 8 no broker at the address, or it went away during the call.\n",
           f);
 }
 
@@ -66,19 +66,19 @@ int harness_call_main(int argc, char **argv)
     busrt_options bo;
     busrt_options_init(&bo);
     bo.timeout = o.timeout;
-    busrt_client *c = bus_cli_connect("call", o.bus, o.name ? o.name : defname, &bo);
+    int rc = HARNESS_EXIT_OK;
+    busrt_client *c = bus_cli_connect("call", o.bus, o.name ? o.name : defname, &bo, &rc);
     if (!c) {
         free(params);
-        return HARNESS_EXIT_BUS;
+        return rc;
     }
     busrt_rpc *rpc = busrt_rpc_new(c, NULL, NULL);
     busrt_buf result;
     int code = busrt_rpc_call(rpc, pos[0], pos[1], params, plen, o.qos, o.timeout, &result);
     free(params);
-    int rc = HARNESS_EXIT_OK;
     if (code == BUSRT_ERR_IO) {
         fprintf(stderr, "abi-harness call: %s %s: the broker went away (BUS_IO)\n", pos[0], pos[1]);
-        rc = HARNESS_EXIT_BUS;
+        rc = HARNESS_EXIT_BUS_LOST;
     } else {
         struct harness_reply reply = {.code = code};
         if (code == 0 && result.len) {

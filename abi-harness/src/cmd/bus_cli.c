@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errcode.h"
+#include "exit_codes.h"
 #include "payload_resolve.h"
 #include "payload_yaml.h"
 #include "strbuf.h"
@@ -81,7 +82,8 @@ int bus_cli_pack_params(const char *cmd, const char *text, char **data, size_t *
     return rc;
 }
 
-busrt_client *bus_cli_connect(const char *cmd, const char *addr, const char *name, const busrt_options *opt)
+busrt_client *bus_cli_connect(const char *cmd, const char *addr, const char *name, const busrt_options *opt,
+    int *exit_code)
 {
     int err = 0;
     busrt_client *c = busrt_connect(addr, name, opt, &err);
@@ -100,6 +102,8 @@ busrt_client *bus_cli_connect(const char *cmd, const char *addr, const char *nam
     default: why = bus_cli_code_name(err) ? bus_cli_code_name(err) : "failed";
     }
     fprintf(stderr, "abi-harness %s: cannot connect to %s as %s: %s\n", cmd, addr, name, why);
+    *exit_code = err == BUSRT_ERR_BUSY || err == BUSRT_ERR_DATA || err == BUSRT_ERR_NOT_REGISTERED ||
+                 err == BUSRT_ERR_ACCESS ? HARNESS_EXIT_BUS_REFUSED : HARNESS_EXIT_BUS_LOST;
     return NULL;
 }
 

@@ -25,8 +25,10 @@ int bus_cli_option(struct bus_cli *o, const char *cmd, int argc, char **argv, in
 int bus_cli_pack_params(const char *cmd, const char *text, char **data, size_t *len);
 
 /* connect + register; NULL with a message on stderr ("cmd: cannot connect
- * to ADDR as NAME: ...") */
-busrt_client *bus_cli_connect(const char *cmd, const char *addr, const char *name, const busrt_options *opt);
+ * to ADDR as NAME: ...") and *exit_code = HARNESS_EXIT_BUS_REFUSED (the
+ * broker refused the name) or HARNESS_EXIT_BUS_LOST (no broker there) */
+busrt_client *bus_cli_connect(const char *cmd, const char *addr, const char *name, const busrt_options *opt,
+    int *exit_code);
 
 /* "NOT_FOUND", "BUS_CLIENT_NOT_REGISTERED", ... or NULL */
 const char *bus_cli_code_name(int code);

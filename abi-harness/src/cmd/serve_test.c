@@ -20,7 +20,7 @@ void harness_serve_test_usage(FILE *f)
           "method: METHOD_NOT_FOUND), right on its reader thread, until SIGTERM/SIGINT. For measuring the\n"
           "broker's own share of a call (abi-harness bench --bus ... --target NAME --call test).\n"
           "Prints \"ready\" on stdout once registered.\n\n"
-          "exit: 0 on SIGTERM/SIGINT; 2 usage; 7 no connection, the name refused, or the broker went away.\n",
+          "exit: 0 on SIGTERM/SIGINT; 2 usage; 7 the broker refused the name; 8 no broker there, or it went away.\n",
           f);
 }
 
@@ -58,9 +58,10 @@ int harness_serve_test_main(int argc, char **argv)
     busrt_options_init(&bo);
     bo.timeout = o.timeout;
     bo.start_paused = 1;
-    busrt_client *c = bus_cli_connect("serve-test", o.bus, o.name, &bo);
+    int rc = HARNESS_EXIT_OK;
+    busrt_client *c = bus_cli_connect("serve-test", o.bus, o.name, &bo, &rc);
     if (!c)
-        return HARNESS_EXIT_BUS;
+        return rc;
     static busrt_rpc *rpc;
     rpc = busrt_rpc_new(c, on_request, &rpc);
     printf("ready\n");
@@ -71,7 +72,6 @@ int harness_serve_test_main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    int rc = HARNESS_EXIT_OK;
     for (;;) {
         struct timespec tick = {0, 100 * 1000 * 1000};
         int sig = sigtimedwait(&set, NULL, &tick);
@@ -79,7 +79,7 @@ int harness_serve_test_main(int argc, char **argv)
             break;
         if (!busrt_is_connected(c)) {
             fprintf(stderr, "abi-harness serve-test: the broker went away (BUS_IO)\n");
-            rc = HARNESS_EXIT_BUS;
+            rc = HARNESS_EXIT_BUS_LOST;
             break;
         }
     }
