@@ -6,7 +6,9 @@
 # `get`, our library `get` under eva-ffi (workers 4) and eva-ffi-42rt
 # (workers 1), and under `abi-harness launch` when it is built; 1,000 items.
 #
-#   tests/bench-bus.sh            (BENCH_BUS_SECONDS per figure, default 3)
+#   tests/bench-bus.sh   (BENCH_BUS_ROUNDS rounds, default 3, of BENCH_BUS_SECONDS s per
+#                         figure, default 2; the cases interleave; medians)
+#   BENCH_BUS_SOAK=60     then 8 clients for 60 s under launch: failed calls, its RSS
 #
 # Without busrtd (../shared/real, $REAL_DIR, $BUSRTD): one NEEDS line.
 set -uo pipefail
