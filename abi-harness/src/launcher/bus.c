@@ -476,6 +476,11 @@ int harness_bus_publish(const char *topic, const char *payload, size_t len)
     return harness_out_queue_push(&harness_bus.queue, topic, strlen(topic), payload, len);
 }
 
+int harness_bus_is_real(void)
+{
+    return harness_bus.cfg.backend != NULL;
+}
+
 void harness_bus_launcher_log(int level, const char *text)
 {
     /* the modelled run prints the launcher's own lines itself */

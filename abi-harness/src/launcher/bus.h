@@ -81,6 +81,8 @@ int harness_bus_publish(const char *topic, const char *payload, size_t len);
 /* a line of the launcher's own log (e.g. "<description> started (<id>)")
  * on a real bus's LOG/IN/<level>; the modelled bus leaves it to the run */
 void harness_bus_launcher_log(int level, const char *text);
+/* 1 when a real bus is behind the op function (launch, attach) */
+int harness_bus_is_real(void);
 /* sequence number of the last frame pushed so far */
 uint64_t harness_bus_pushed(void);
 /* wait until the consumer handled every frame up to seq; -1 on timeout */

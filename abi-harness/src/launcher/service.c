@@ -127,7 +127,8 @@ void harness_service_publish_status(const char *status)
     msgpack_pack_map(&pk, 1);
     msgpack_pack_str_with_body(&pk, "status", 6);
     msgpack_pack_str_with_body(&pk, status, strlen(status));
-    if (harness_bus_publish(EVA_TOPIC_SERVICE_STATUS, sbuf.data, sbuf.size) < 0)
+    /* a real bus has logged why (no ack) */
+    if (harness_bus_publish(EVA_TOPIC_SERVICE_STATUS, sbuf.data, sbuf.size) < 0 && !harness_bus_is_real())
         harness_log(HARNESS_LOG_WARN, "the outgoing queue is full: %s status not published", status);
     msgpack_sbuffer_destroy(&sbuf);
 }

@@ -1,4 +1,4 @@
-/* A test library for launch_real.py: answers with the error code or the
+/* A test library for tests/realnode/test_launch.py: answers with the error code or the
  * delay its method names, so a launcher's handling of them can be compared.
  *   "code:N"  returns N (e.g. -32099, a code EVA ICS does not know; -32013 BUSY)
  *   "slow:MS" sleeps MS milliseconds, then answers with no payload

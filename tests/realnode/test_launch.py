@@ -10,7 +10,7 @@ the same. Then what only launch/attach do: the C++ example with workers: 1
 (ready and answering under launch, hanging under eva-ffi-42rt), attach to a
 live node, a duplicate name, a broker killed under load.
 
-    python3 abi-harness/tests/launch_real.py [BUILD_DIR]
+    python3 tests/realnode/test_launch.py [BUILD_DIR]    (or BUILD=...; default build/)
 
 One PASS/FAIL line per test. Where ../shared/real is missing: one
 `NEEDS busrtd:` line, nothing counted.
@@ -26,10 +26,11 @@ from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'realnode'))
+HARNESS_TESTS = os.path.join(ROOT, 'abi-harness', 'tests')
+sys.path.insert(0, HERE)
 import node as rn  # noqa: E402
 
-BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'build'))
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ.get('BUILD') or os.path.join(ROOT, 'build'))
 HARNESS = os.path.join(BUILD, 'abi-harness')
 REF = os.path.join(BUILD, 'reference', 'libeva-reference.so')
 PROBE = os.path.join(BUILD, 'reference', 'libeva-reference-rely-probe.so')
@@ -149,7 +150,7 @@ else:
 ODD = os.path.join(BUILD, 'launchtest', 'libodd-codes.so')
 os.makedirs(os.path.dirname(ODD), exist_ok=True)
 subprocess.run(['cc', '-std=c11', '-Wall', '-Wextra', '-shared', '-fPIC', '-I', os.path.join(ROOT, 'include'), '-o', ODD,
-                os.path.join(HERE, 'lib', 'odd_codes.c')], check=True)
+                os.path.join(HARNESS_TESTS, 'lib', 'odd_codes.c')], check=True)
 CODES = [*range(-32001, -32023, -1), -32700, -32600, -32601, -32602, -32603, *range(-32113, -32122, -1),
          -32099, -32000, -1, -32768]
 a, b = side_by_side('launch-vs-eva-ffi-codes', ODD, [call(f'code:{c}') for c in CODES] +
@@ -223,8 +224,16 @@ def stdin_case(name, act):
                 rc = f'running, answering test: {alive}'
                 svc.stop(5)
             codes.append((ok, rc))
-    R.check(name, codes[0] == codes[1] and codes[0][0], f'eva-ffi {codes[0]}, launch {codes[1]}')
     return codes
+
+
+def stdin_stops(name, act):
+    """launch stops with 0; eva-ffi 4.1 the same, except that at times its stop request is lost
+    and it keeps running (observed, as with `stop` and TERMINATE): then only launch is judged"""
+    codes = stdin_case(name, act)
+    lost = codes[0][1] == 'running, answering test: True'
+    R.check(name, codes[1] == (True, 0) and (codes[0] == codes[1] or lost),
+            f'eva-ffi {codes[0]}, launch {codes[1]}')
 
 
 def close_stdin(svc):
@@ -238,10 +247,11 @@ def write_byte(svc):
     svc.proc.stdin.flush()
 
 
-stdin_case('launch-vs-eva-ffi-stdin-eof', close_stdin)
-stdin_case('launch-vs-eva-ffi-stdin-byte', write_byte)
+stdin_stops('launch-vs-eva-ffi-stdin-eof', close_stdin)
+stdin_stops('launch-vs-eva-ffi-stdin-byte', write_byte)
 codes = stdin_case('launch-vs-eva-ffi-sigint-ignored', lambda s: s.proc.send_signal(signal.SIGINT))
-R.check('launch-sigint-keeps-serving', codes[1][1] == 'running, answering test: True', f'{codes[1]}')
+R.check('launch-vs-eva-ffi-sigint-ignored', codes[0] == codes[1] == (True, 'running, answering test: True'),
+        f'eva-ffi {codes[0]}, launch {codes[1]}')
 
 # the C++ example with workers: 1: it calls eva.core inside svc_launch
 with rn.Node() as node:
@@ -258,7 +268,7 @@ with rn.Node() as node:
     svc.kill()
 
 # attach: a template, a live node; calls to eva.registry reach the node's
-TEMPLATE = os.path.join(HERE, 'svc-reference.yml')
+TEMPLATE = os.path.join(HARNESS_TESTS, 'svc-reference.yml')
 
 
 def attach(node, bus, svc_id=SVC, *extra):
