@@ -17,6 +17,7 @@
 #include "runtime.h"
 #include "service.h"
 #include "signals.h"
+#include "watchdog.h"
 
 /* threads for calls and frames: eva-ffi's blocking pool grows to hundreds,
  * a fixed pool this size keeps a slow call from holding up the others */
@@ -152,6 +153,9 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
     harness_bus_start(&bc);
     harness_signals_ignore_sigint(!s->sigint_stops);
     harness_signals_start(harness_serve_on_signal, ctx);
+    /* the node's deadlines: not ready within timeout.startup, or not gone within timeout.shutdown
+     * (a call stuck in the library), and the node kills the process; the watchdog ends it then */
+    harness_watchdog_start();
     if (s->watch_stdin) {
         pthread_t t;
         if (pthread_create(&t, NULL, harness_serve_stdin_main, ctx) == 0) pthread_detach(t);
@@ -173,6 +177,7 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
             ctx->svc.pool = NULL;
         }
     }
+    harness_watchdog_stop();
     harness_signals_stop();
     if (harness_bus_detach(1.0) == 0) {
         harness_service_destroy(&ctx->svc);

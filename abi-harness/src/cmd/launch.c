@@ -40,10 +40,11 @@ static void harness_launch_usage(FILE *f)
           "exit codes (eva-ffi's where it has one): 0 stopped (after POC too when the stop\n"
           "ends within a second, as eva-ffi); 1 the launch failed (load, svc_init, info,\n"
           "svc_prepare, svc_launch), svc_terminate failed, or POC and the stop took longer\n"
-          "than a second; 2 usage or no initial payload on stdin; 6 would hang a node (an\n"
-          "empty topic: eva-ffi loops for ever); 7 the broker refused the name; 8 no broker,\n"
-          "or it went away (eva-ffi is killed by SIGKILL then; launch stops the service in\n"
-          "order first).\n",
+          "than a second; 2 usage or no initial payload on stdin; 3 not ready within\n"
+          "timeout.startup, 4 not stopped within timeout.shutdown (the node kills eva-ffi\n"
+          "then); 6 would hang a node (an empty topic: eva-ffi loops for ever); 7 the broker\n"
+          "refused the name; 8 no broker, or it went away (eva-ffi is killed by SIGKILL\n"
+          "then; launch stops the service in order first).\n",
           f);
 }
 
