@@ -21,7 +21,8 @@ static void harness_attach_usage(FILE *f)
           "                           [--log-level LEVEL] [--workers N]\n\n"
           "Runs LIB as an external service on a live node's bus, as the node would run it\n"
           "(same launcher model as launch), without installing it. The initial payload is\n"
-          "built from the service template TEMPLATE as `run` builds it, with bus.path = --bus;\n"
+          "built from the service template TEMPLATE as `run` builds it, with bus.path = --bus\n"
+          "and core.active true (a live node's core is up);\n"
           "the service registers as the template's id (--id NAME overrides it). Its calls to\n"
           "eva.core and eva.registry go to the node's own. The library's logs show on stderr\n"
           "and go to LOG/IN/<level>. Ctrl-C (SIGINT), SIGTERM or SIGHUP stop it in order.\n"
@@ -86,6 +87,7 @@ int harness_attach_main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.log_level = HARNESS_LOG_INFO;
     o.workers = -1;
+    o.live_core = 1;
     int arc = harness_attach_args(argc, argv, &o);
     if (arc) return arc > 0 ? HARNESS_EXIT_OK : HARNESS_EXIT_USAGE;
     harness_output_set_level(o.log_level);
