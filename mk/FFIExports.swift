@@ -5,40 +5,43 @@
 //     typealias ExportedService = MyService   // a class conforming to FFIService
 //
 // Nothing else leaves the library: the linker version script mk/exports.map
-// hides every other symbol (mk/eva-ffi-service.mk passes it).
+// hides every other symbol (mk/eva-ffi-service.mk passes it). Everything
+// here is `nonisolated`: the launcher calls from its own threads, and a
+// target built with `.defaultIsolation(MainActor.self)` would otherwise make
+// these main-actor functions that trap on the first call.
 import CEvaFFI
 import EvaFFI
 
-let evaServiceRuntime = FFIServiceRuntime<ExportedService>()
+nonisolated let evaServiceRuntime = FFIServiceRuntime<ExportedService>()
 
 @_cdecl("eva_svc_set_op_fn")
-public func eva_svc_set_op_fn(_ abiVersion: UInt16, _ fn: FFIOpFunction?) -> Int16 {
+nonisolated public func eva_svc_set_op_fn(_ abiVersion: UInt16, _ fn: FFIOpFunction?) -> Int16 {
     evaServiceRuntime.setOpFunction(abiVersion: abiVersion, fn)
 }
 
 @_cdecl("eva_svc_get_result")
-public func eva_svc_get_result(_ buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int16 {
+nonisolated public func eva_svc_get_result(_ buffer: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int16 {
     evaServiceRuntime.getResult(buffer)
 }
 
 @_cdecl("svc_init")
-public func svc_init(_ initial: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int32 {
+nonisolated public func svc_init(_ initial: UnsafeMutablePointer<EvaFFIBuffer>?) -> Int32 {
     evaServiceRuntime.initialize(initial)
 }
 
 @_cdecl("svc_prepare")
-public func svc_prepare() -> Int16 { evaServiceRuntime.prepare() }
+nonisolated public func svc_prepare() -> Int16 { evaServiceRuntime.prepare() }
 
 @_cdecl("svc_launch")
-public func svc_launch() -> Int16 { evaServiceRuntime.launch() }
+nonisolated public func svc_launch() -> Int16 { evaServiceRuntime.launch() }
 
 @_cdecl("svc_terminate")
-public func svc_terminate() -> Int16 { evaServiceRuntime.terminate() }
+nonisolated public func svc_terminate() -> Int16 { evaServiceRuntime.terminate() }
 
 @_cdecl("svc_on_frame")
-public func svc_on_frame(_ frame: UnsafeMutablePointer<EvaFFIFrame>?) { evaServiceRuntime.handleFrame(frame) }
+nonisolated public func svc_on_frame(_ frame: UnsafeMutablePointer<EvaFFIFrame>?) { evaServiceRuntime.handleFrame(frame) }
 
 @_cdecl("svc_on_rpc_call")
-public func svc_on_rpc_call(_ event: UnsafeMutablePointer<EvaFFIRpcEvent>?) -> Int32 {
+nonisolated public func svc_on_rpc_call(_ event: UnsafeMutablePointer<EvaFFIRpcEvent>?) -> Int32 {
     evaServiceRuntime.handleCall(event)
 }

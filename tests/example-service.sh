@@ -35,6 +35,16 @@ for t in hello.svc.yml hello-workers2.svc.yml; do
         echo "FAIL hello/$name: exit $?; $(grep -iE 'expect|fail|error' "$LOGS/$name.err" | head -3 | tr '\n' ' ')"
     fi
 done
+# a refused call's reason is logged (debug: seen with --log-level debug only)
+if timeout 120 "$HARNESS" run "$LIB" --config $E/hello.svc.yml --script $E/hello.yml --log-level debug \
+    >"$LOGS/script-debug.out" 2>"$LOGS/script-debug.err" &&
+    grep -qxF '[debug] call "hello" from eva.core: INVALID_PARAMS (-32602): params.name must be a string' "$LOGS/script-debug.err" &&
+    grep -qxF '[debug] call "nope" from eva.core: METHOD_NOT_FOUND (-32601)' "$LOGS/script-debug.err"; then
+    echo "PASS hello/log/refusal-reason-at-debug"
+else echo "FAIL hello/log/refusal-reason-at-debug: no [debug] line naming the refused calls, see $LOGS/script-debug.err"; fi
+if grep -q '^\[debug\] call ' "$LOGS/script-hello.err"; then
+    echo "FAIL hello/log/refusal-hidden-at-info: refusals logged at the default level (info)"
+else echo "PASS hello/log/refusal-hidden-at-info"; fi
 # every lifecycle step logged (stderr during svc_init, the bus after)
 for step in "init:" "prepare:" "launch:" "terminate:"; do
     if grep -q "\] $step" "$LOGS/script-hello.err"; then echo "PASS hello/log/$step"

@@ -66,6 +66,11 @@ BUILD=$BUILD bash tests/example-service.sh >"$LOGS/example-service.log" 2>&1; rc
 cat "$LOGS/example-service.log"
 count_lines example-service "$LOGS/example-service.log" $rc
 
+echo "== Swift SDK at compile time (FFIService spellings) and the README's guide, built and run"
+BUILD=$BUILD SWIFT=$SWIFT bash tests/sdk-compile.sh >"$LOGS/sdk-compile.log" 2>&1; rc=$?
+grep -vE '^PASS sdk-compile/' "$LOGS/sdk-compile.log"
+count_lines sdk-compile "$LOGS/sdk-compile.log" $rc
+
 echo "== harness self-tests (C reference service and its broken variants)"
 bash abi-harness/tests/run.sh "$BUILD" >"$LOGS/harness-self.log" 2>&1; rc=$?
 count_lines harness-self "$LOGS/harness-self.log" $rc

@@ -41,6 +41,10 @@ public struct EAPIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// version does not name.
     public let rawCode: Int16
     public let message: String
+    /// The level the FFI runtime logs this error at when a call or frame
+    /// handler throws it; nil: the host's level for its code (see
+    /// `EAPIErrorCode.isRefusal`). Set it with `logged(at:)`.
+    public var logLevel: LogLevel?
 
     public init(_ code: EAPIErrorCode, _ message: String = "") {
         self.rawCode = code.rawValue

@@ -16,6 +16,9 @@ public enum MsgPackValue: Sendable, Hashable {
     case map(MsgPackMap)
     case ext(Int8, [UInt8])
 
+    /// A Swift `Int` as `.int` (the case holds an `Int64`): `.int(items.count)`.
+    public static func int(_ v: Int) -> MsgPackValue { .int(Int64(v)) }
+
     /// An unsigned value, normalised to `.int` when it fits.
     public static func unsigned(_ v: UInt64) -> MsgPackValue {
         v <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(v)

@@ -55,6 +55,8 @@ public final class FFIHost: ServiceHost {
     private let logLevel = Atomic<UInt8>(LogLevel.info.rawValue)
     private let workers = Atomic<UInt32>(1)
     private let hangingCalls = Atomic<UInt8>(HangingCallPolicy.refuse.rawValue)
+    private let refusalLevel = Atomic<UInt8>(LogLevel.debug.rawValue)
+    private let failureLevel = Atomic<UInt8>(LogLevel.warn.rawValue)
     /// The lifecycle callback in progress (index + 1; 0 = none) and the
     /// thread it runs on.
     private let callback = Atomic<UInt8>(0)
@@ -90,6 +92,29 @@ public final class FFIHost: ServiceHost {
     public var hangingCallPolicy: HangingCallPolicy {
         get { HangingCallPolicy(rawValue: hangingCalls.load(ordering: .relaxed)) ?? .refuse }
         set { hangingCalls.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    /// The levels the runtime logs an error thrown by `handleCall` or
+    /// `handleFrame` at (debug for expected refusals, warn for the rest, by
+    /// default); an error's own `logLevel` comes first. Set it in the
+    /// service's init.
+    public var errorLogLevels: ErrorLogLevels {
+        get {
+            ErrorLogLevels(refusal: LogLevel(rawValue: refusalLevel.load(ordering: .relaxed)) ?? .debug,
+                           failure: LogLevel(rawValue: failureLevel.load(ordering: .relaxed)) ?? .warn)
+        }
+        set {
+            refusalLevel.store(newValue.refusal.rawValue, ordering: .relaxed)
+            failureLevel.store(newValue.failure.rawValue, ordering: .relaxed)
+        }
+    }
+
+    /// Logs an error a handler threw: `what` (the call or frame) and the
+    /// error's name and message, at the level `errorLogLevels` gives it.
+    func logHandlerError(_ error: EAPIError, _ what: () -> String) {
+        let level = errorLogLevels.level(for: error)
+        guard isLogged(level) else { return }
+        write(log: level, "\(what()): \(error.name)\(error.message.isEmpty ? "" : ": \(error.message)")")
     }
 
     /// Runs a lifecycle callback, marking the calling thread as inside it.

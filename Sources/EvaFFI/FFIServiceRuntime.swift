@@ -75,12 +75,12 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
         guard let buffer, let data = buffer.pointee.data else {
             return report(.invalidParams("no initial payload"))
         }
-        do throws(EAPIError) {
+        do {
             let initial = try InitialPayload(decoding: UnsafeRawBufferPointer(start: data, count: buffer.pointee.len))
             host.setLogLevel(initial.core.logLevel)
             host.setWorkers(initial.workers)
             host.setTimeouts(initial.timeout)
-            let service = try host.inCallback(.initialize) { () throws(EAPIError) in
+            let service = try host.inCallback(.initialize) { () throws in
                 try Service(initial: initial, host: host)
             }
             let raw = Unmanaged.passRetained(service).toOpaque()
@@ -95,7 +95,7 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
             host.setPhase(.connected)
             return pendingResultSize(context.result)
         } catch {
-            return report(error)
+            return report(EAPIError(converting: error))
         }
     }
 
@@ -108,34 +108,40 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
     /// `svc_prepare`
     public func prepare() -> Int16 {
         guard let service else { return EAPIErrorCode.notReady.rawValue }
-        do throws(EAPIError) {
-            try host.inCallback(.prepare) { () throws(EAPIError) in try service.prepare() }
-            ready.store(true, ordering: .releasing)
-            return Int16(EVA_OK)
-        } catch {
-            host.log(.error, "prepare failed: \(error)")
-            return error.rawCode
-        }
+        let rc = lifecycleStep(.prepare) { try service.prepare() }
+        if rc == Int16(EVA_OK) { ready.store(true, ordering: .releasing) }
+        return rc
     }
 
     /// `svc_launch`
     public func launch() -> Int16 {
         guard let service else { return EAPIErrorCode.notReady.rawValue }
-        do throws(EAPIError) {
-            try host.inCallback(.launch) { () throws(EAPIError) in try service.launch() }
-            return Int16(EVA_OK)
-        } catch {
-            host.log(.error, "launch failed: \(error)")
-            return error.rawCode
-        }
+        return lifecycleStep(.launch) { try service.launch() }
     }
 
     /// `svc_terminate`: after it returns the host makes no op calls at all,
     /// even from a thread the service failed to join.
     public func terminate() -> Int16 {
-        if let service { host.inCallback(.terminate) { service.terminate() } }
-        host.setPhase(.closed)
-        return Int16(EVA_OK)
+        defer { host.setPhase(.closed) }
+        guard let service else { return Int16(EVA_OK) }
+        return lifecycleStep(.terminate) { try service.terminate() }
+    }
+
+    /// Runs one of prepare, launch, terminate. An error is answered with its
+    /// code, which ends the launcher at once: so it is logged at error and
+    /// written to stderr too (the EVA ICS 4.2 launcher exits before its bus
+    /// logger sends the line; the node keeps the process's stderr).
+    private func lifecycleStep(_ which: LifecycleCallback, _ body: () throws -> Void) -> Int16 {
+        do {
+            try host.inCallback(which, body)
+            return Int16(EVA_OK)
+        } catch {
+            let e = EAPIError(converting: error)
+            let text = "\(which.rawValue) failed: \(e.name)\(e.message.isEmpty ? "" : ": \(e.message)")"
+            host.log(.error, text)
+            writeStandardError(text + "\n")
+            return e.rawCode
+        }
     }
 
     /// `svc_on_rpc_call`
@@ -165,12 +171,15 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
                 if !Service.handlesCallsBeforeReady, !ready.load(ordering: .acquiring) {
                     return Int32(EAPIErrorCode.notReady.rawValue)
                 }
-                do throws(EAPIError) {
+                do {
                     try service.handleCall(call, reply: reply)
                     return pendingResultSize(reply)
                 } catch {
                     reply.reset()
-                    return Int32(error.rawCode)
+                    // The launcher answers the code alone: the text goes to the log.
+                    let e = EAPIError(converting: error)
+                    host.logHandlerError(e) { "call \(call.methodName.debugDescription) from \(call.sender)" }
+                    return Int32(e.rawCode)
                 }
             }
         }
@@ -184,7 +193,15 @@ public final class FFIServiceRuntime<Service: FFIService>: Sendable {
             ? UnsafeRawBufferPointer(start: f.payload, count: f.payload_size) : UnsafeRawBufferPointer(start: nil, count: 0)
         let busFrame = BusFrame(kind: FrameKind(rawValue: f.kind), senderCString: f.primary_sender,
                                 topic: Self.cString(f.topic), payload: payload)
-        withService(orElse: ()) { $0.handleFrame(busFrame) }
+        withService(orElse: ()) { service in
+            do {
+                try service.handleFrame(busFrame)
+            } catch {
+                host.logHandlerError(EAPIError(converting: error)) {
+                    "\(busFrame.kind) frame\(busFrame.topicBytes.isEmpty ? "" : " on \(busFrame.topic.debugDescription)") from \(busFrame.sender)"
+                }
+            }
+        }
     }
 
     /// A NUL-terminated string of the launcher's, as bytes (empty for null).

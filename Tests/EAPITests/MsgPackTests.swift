@@ -21,6 +21,15 @@ import Testing
         #expect(MsgPackValue.unsigned(7) == .int(7))
     }
 
+    @Test func aSwiftIntMakesAnIntValue() throws {
+        let items = ["a", "b", "c"]
+        let count: MsgPackValue = .int(items.count)   // an Int, not an Int64
+        #expect(count == .int(Int64(3)))
+        #expect(try MsgPackValue(decoding: MsgPackValue.int(Int.min).encoded()) == .int(Int64.min))
+        guard case .int(let n) = count else { Issue.record("not .int"); return }
+        #expect(n == 3)
+    }
+
     @Test func floatFieldsAcceptIntegers() throws {
         #expect(MsgPackValue.int(3).doubleValue == 3)
         #expect(MsgPackValue.float(0.5).doubleValue == 0.5)

@@ -63,9 +63,11 @@ final class EchoService: FFIService {
         self.host = host
     }
     var info: ServiceInfo { ServiceInfo(author: "tests", version: "0", description: "echo") }
+    static var handlesCallsBeforeReady: Bool { false }
     func prepare() throws(EAPIError) {}
     func launch() throws(EAPIError) {}
     func terminate() {}
+    func handleFrame(_ frame: BusFrame) {}
     func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {
         let payload = call.payload
         switch call.methodName {

@@ -28,6 +28,7 @@ final class ProbeService: FFIService {
     }
 
     var info: ServiceInfo { ServiceInfo(author: "tests", version: "0", description: "probe") }
+    static var handlesCallsBeforeReady: Bool { false }
     func prepare() throws(EAPIError) { probe(.prepare) }
     func launch() throws(EAPIError) { probe(.launch) }
     func terminate() { probe(.terminate) }

@@ -14,6 +14,8 @@ final class CountedService: FFIService {
     func launch() throws(EAPIError) {}
     func terminate() {}
     func handleCall(_ call: RPCCall, reply: MsgPackWriter) throws(EAPIError) {}
+    func handleFrame(_ frame: BusFrame) {}
+    static var handlesCallsBeforeReady: Bool { false }
 }
 
 @Suite struct RuntimeLifetimeTests {

@@ -32,6 +32,9 @@ final class HelloService: FFIService {
                               .init("action", "unit action", params: [("uuid", true), ("i", true), ("params", true)])])
     }
 
+    /// Calls wait for `prepare`: until it returns the runtime answers NOT_READY.
+    static var handlesCallsBeforeReady: Bool { false }
+
     func prepare() throws(EAPIError) { host.log(.info, "prepare: the bus is up") }
 
     func launch() throws(EAPIError) {
@@ -45,7 +48,7 @@ final class HelloService: FFIService {
         }
     }
 
-    func terminate() {
+    func terminate() throws {
         host.log(.info, "terminate: waiting for \(threads.count) thread(s)")
         stop.raise()
         threads.joinAll()
@@ -65,6 +68,8 @@ final class HelloService: FFIService {
             throw .methodNotFound()
         }
     }
+
+    func handleFrame(_ frame: BusFrame) throws {}  // subscribes to nothing
 
     /// PENDING, RUNNING, then exactly one of COMPLETED or TERMINATED (stopped).
     func run(_ action: ActionTracker, _ request: ActionRequest) {
