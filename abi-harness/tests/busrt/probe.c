@@ -72,7 +72,7 @@ static busrt_rpc *rpc_b;
 static void *answer_late(void *arg)
 {
     usleep(300000);
-    busrt_rpc_reply(rpc_b, arg, "late", 4);
+    busrt_rpc_reply(NULL, arg, "late", 4);
     return NULL;
 }
 
@@ -85,9 +85,9 @@ static void on_call_b(void *ctx, const busrt_rpc_event *ev, busrt_rpc_request *r
     if (!req)
         return;
     if (!strcmp(ev->method, "echo")) {
-        busrt_rpc_reply(rpc_b, req, ev->params, ev->params_len);
+        busrt_rpc_reply(NULL, req, ev->params, ev->params_len);
     } else if (!strcmp(ev->method, "fail")) {
-        busrt_rpc_error(rpc_b, req, -32001, "item not found", 14);
+        busrt_rpc_error(NULL, req, -32001, "item not found", 14);
     } else if (!strcmp(ev->method, "late")) {
         pthread_t t;
         pthread_create(&t, NULL, answer_late, req);
@@ -100,7 +100,7 @@ static void on_call_b(void *ctx, const busrt_rpc_event *ev, busrt_rpc_request *r
             busrt_rpc_drop(req);
         pthread_mutex_unlock(&seen_lock);
     } else {
-        busrt_rpc_error(rpc_b, req, BUSRT_RPC_METHOD_NOT_FOUND, NULL, 0);
+        busrt_rpc_error(NULL, req, BUSRT_RPC_METHOD_NOT_FOUND, NULL, 0);
     }
 }
 
