@@ -40,11 +40,11 @@ static void on_request(void *ctx, const busrt_rpc_event *ev, busrt_rpc_request *
 int harness_serve_test_main(int argc, char **argv)
 {
     struct bus_cli o = {.timeout = 5.0};
+    if (bus_cli_wants_help(argc, argv)) {
+        harness_serve_test_usage(stdout);
+        return HARNESS_EXIT_OK;
+    }
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            harness_serve_test_usage(stdout);
-            return HARNESS_EXIT_OK;
-        }
         int r = bus_cli_option(&o, "serve-test", argc, argv, &i);
         if (r <= 0) {
             if (r == 0)
