@@ -53,6 +53,7 @@ int harness_launch_setup(struct harness_launch_setup *ls, const struct harness_o
         .call_tracing = o->call_tracing,
         .queue_size = o->queue_size ? o->queue_size : ls->args.command_queue_size,
         .extra = o->initial_extra ? &extra : NULL,
+        .bus_path = o->bus_path,
     };
     int brc = harness_initial_payload_build(&ls->tmpl, &io, &ls->initial, &err);
     if (brc == -2) rc = HARNESS_EXIT_LAUNCH;

@@ -56,6 +56,7 @@ struct harness_options {
     int fips;
     int call_tracing;
     const char *initial_extra;
+    const char *bus_path; /* attach --bus: bus.path of the initial payload */
     /* check */
     const char *only;
     double time_limit;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus_model.h"
 #include "clock.h"
 #include "exit_codes.h"
 #include "output.h"
@@ -22,6 +23,7 @@
 
 static struct {
     struct harness_bus_config cfg;
+    struct harness_bus_backend backend;
     struct harness_out_queue queue;
     struct harness_topic_set subscriptions;
     pthread_t consumer;
@@ -89,6 +91,14 @@ static int32_t harness_bus_invalid(const char *op, const char *why, enum harness
     return code;
 }
 
+/* eva4 svc/ffi/src/main.rs bus_task!: a full command queue answers BUSY and logs a warning (on a
+ * real bus only: the modelled run counts them in its summary) */
+static void harness_bus_note_busy(void)
+{
+    atomic_fetch_add(&harness_bus.busy, 1);
+    harness_bus_launcher_log(HARNESS_LOG_WARN, "command queue full, bus task/event ignored");
+}
+
 /* which no_nul counter an op uses */
 static int harness_bus_nul_slot(int16_t op)
 {
@@ -107,8 +117,7 @@ static void *harness_bus_consumer_main(void *arg)
     (void)arg;
     struct harness_out_frame *f;
     while ((f = harness_out_queue_pop(&harness_bus.queue)) != NULL) {
-        if (harness_bus.cfg.core) harness_mock_core_on_frame(harness_bus.cfg.core, f->topic, f->payload, f->payload_len);
-        if (harness_bus.cfg.frame_sink) harness_bus.cfg.frame_sink(harness_bus.cfg.sink_ud, f);
+        harness_bus.backend.send(harness_bus.backend.ud, f);
         harness_out_queue_done(&harness_bus.queue, f);
     }
     return NULL;
@@ -117,6 +126,8 @@ static void *harness_bus_consumer_main(void *arg)
 void harness_bus_start(const struct harness_bus_config *cfg)
 {
     harness_bus.cfg = *cfg;
+    if (cfg->backend) harness_bus.backend = *cfg->backend;
+    else harness_bus_model_backend(&harness_bus.backend, &harness_bus.cfg);
     harness_out_queue_init(&harness_bus.queue, cfg->queue_size);
     harness_topic_set_init(&harness_bus.subscriptions);
     atomic_store(&harness_bus.active, 0); /* eva4-sdk service.rs ACTIVE: false until svc_mark_ready */
@@ -128,9 +139,14 @@ void harness_bus_start(const struct harness_bus_config *cfg)
     harness_bus.started = 1;
 }
 
-void harness_bus_connect(void)
+int harness_bus_connect(void)
 {
+    if (harness_bus.backend.connect) {
+        int rc = harness_bus.backend.connect(harness_bus.backend.ud);
+        if (rc < 0) return rc;
+    }
     atomic_store(&harness_bus.connected, 1);
+    return 0;
 }
 
 int harness_bus_is_connected(void)
@@ -187,9 +203,23 @@ static int32_t harness_bus_subscribe(int16_t op, struct EvaFFIBuffer *buf)
     if (r != HARNESS_OP_READ_OK) return harness_bus_invalid(harness_bus_op_name(op), "topics are not UTF-8 or no buffer", r);
     if (!had_nul) harness_bus_note_no_nul(op);
     /* eva4 svc/ffi/src/main.rs bus_task!: try_send on the bounded command queue, full -> BUSY */
-    if (harness_out_queue_is_full(&harness_bus.queue) ||
-        harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_SUBSCRIBE_BUSY)) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+    int busy = harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_SUBSCRIBE_BUSY);
+    if (!busy && harness_bus.backend.queues_subscriptions) {
+        /* the frame carries the topics NUL-separated, as the buffer had them */
+        struct harness_strbuf list = HARNESS_STRBUF_INIT;
+        for (size_t i = 0; i < count; i++) {
+            if (i) harness_strbuf_append(&list, "", 1);
+            harness_strbuf_append(&list, topics[i].data, topics[i].len);
+        }
+        enum harness_out_kind kind =
+            op == EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC ? HARNESS_OUT_SUBSCRIBE : HARNESS_OUT_UNSUBSCRIBE;
+        busy = harness_out_queue_push_kind(&harness_bus.queue, kind, "", 0, list.data, list.len) < 0;
+        harness_strbuf_destroy(&list);
+    } else if (!busy) {
+        busy = harness_out_queue_is_full(&harness_bus.queue);
+    }
+    if (busy) {
+        harness_bus_note_busy();
         free(topics);
         return EVA_ERR_CODE_BUSY;
     }
@@ -219,7 +249,7 @@ static int32_t harness_bus_publish_op(struct EvaFFIBuffer *buf)
     if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_PUBLISH_TOPIC);
     if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_PUBLISH_BUSY) ||
         harness_out_queue_push(&harness_bus.queue, topic.data, topic.len, payload.data, payload.len) < 0) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         return EVA_ERR_CODE_BUSY;
     }
     atomic_fetch_add(&harness_bus.publish, 1);
@@ -235,37 +265,17 @@ static int32_t harness_bus_rpc_call(struct EvaFFIBuffer *buf)
     if (r != HARNESS_OP_READ_OK) return harness_bus_invalid("RPC_CALL", "target/method not UTF-8 or no buffer", r);
     if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_RPC_CALL);
     if (harness_out_queue_is_full(&harness_bus.queue)) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         return EVA_ERR_CODE_BUSY;
     }
     harness_runtime_before_rpc(t.data, t.len, m.data, m.len);
     atomic_fetch_add(&harness_bus.rpc_calls, 1);
     char *target = harness_xstrndup(t.data, t.len);
     char *method = harness_xstrndup(m.data, m.len);
-    int32_t rc;
     char *out = NULL;
     size_t out_len = 0;
-    if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_TIMEOUT)) {
-        harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: injected timeout", target, method);
-        harness_clock_sleep(harness_bus.cfg.rpc_timeout);
-        rc = EVA_ERR_CODE_TIMEOUT;
-    } else if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_ERROR)) {
-        harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: injected error %d", target, method,
-                    harness_bus.cfg.faults->rpc_error_code);
-        rc = harness_bus.cfg.faults->rpc_error_code;
-    } else {
-        rc = harness_bus.cfg.core ? harness_mock_core_call(harness_bus.cfg.core, target, method, params.data,
-                                                          params.len, &out, &out_len)
-                                  : EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED;
-        if (rc == EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED) {
-            /* eva4 svc/ffi/src/main.rs safe_rpc_call(.., TIMEOUT): a peer not on the bus is not an
-             * error at once, the call waits out timeout.default */
-            harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: no such peer on the bus, waiting timeout.default (%g s)",
-                        target, method, harness_bus.cfg.rpc_timeout);
-            harness_clock_sleep(harness_bus.cfg.rpc_timeout);
-            rc = EVA_ERR_CODE_TIMEOUT;
-        }
-    }
+    int32_t rc = harness_bus.backend.rpc_call(harness_bus.backend.ud, target, method, params.data, params.len, &out,
+                                              &out_len);
     if (harness_output_level() <= HARNESS_LOG_DEBUG) {
         struct harness_strbuf sb = HARNESS_STRBUF_INIT;
         harness_payload_json_describe(&sb, params.data, params.len);
@@ -380,7 +390,7 @@ static int32_t harness_bus_log(int16_t op, struct EvaFFIBuffer *buf)
         return EVA_OK;
     }
     atomic_fetch_add(&harness_bus.logs, 1);
-    harness_output_library_log(harness_bus_log_level(op), text.data, text.len);
+    harness_bus.backend.log(harness_bus.backend.ud, harness_bus_log_level(op), text.data, text.len);
     return EVA_OK;
 }
 
@@ -461,7 +471,20 @@ static int32_t harness_bus_op_inner(int16_t op, struct EvaFFIBuffer *buf)
 
 int harness_bus_publish(const char *topic, const char *payload, size_t len)
 {
+    if (harness_bus.backend.publish_now)
+        return harness_bus.backend.publish_now(harness_bus.backend.ud, topic, payload, len);
     return harness_out_queue_push(&harness_bus.queue, topic, strlen(topic), payload, len);
+}
+
+int harness_bus_is_real(void)
+{
+    return harness_bus.cfg.backend != NULL;
+}
+
+void harness_bus_launcher_log(int level, const char *text)
+{
+    /* the modelled run prints the launcher's own lines itself */
+    if (harness_bus.cfg.backend) harness_bus.backend.log(harness_bus.backend.ud, level, text, strlen(text));
 }
 
 uint64_t harness_bus_pushed(void)
@@ -480,6 +503,7 @@ void harness_bus_stop(void)
     harness_out_queue_close(&harness_bus.queue);
     pthread_join(harness_bus.consumer, NULL);
     harness_bus.started = 0;
+    if (harness_bus.backend.disconnect) harness_bus.backend.disconnect(harness_bus.backend.ud);
     /* the queue and subscription set stay allocated: library threads that
      * outlive svc_terminate may still call the op function */
 }

@@ -128,3 +128,22 @@ char *harness_service_info_dummy(size_t *len)
     msgpack_sbuffer_destroy(&sbuf);
     return out;
 }
+
+char *harness_service_info_description(const char *info, size_t len)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object obj;
+    size_t off = 0;
+    char *desc = NULL;
+    if (info && msgpack_unpack(info, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS &&
+        obj.type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < obj.via.map.size && !desc; i++) {
+            const msgpack_object_kv *kv = &obj.via.map.ptr[i];
+            if (harness_info_key(&kv->key, "description") && kv->val.type == MSGPACK_OBJECT_STR)
+                desc = harness_xstrndup(kv->val.via.str.ptr, kv->val.via.str.size);
+        }
+    }
+    msgpack_zone_destroy(&zone);
+    return desc ? desc : harness_xstrdup("");
+}

@@ -14,5 +14,7 @@
 int harness_service_info_decode(const char *info, size_t len, struct harness_strbuf *why);
 /* the launcher's info for a library that gave none (malloc'd MessagePack) */
 char *harness_service_info_dummy(size_t *len);
+/* the info's description (malloc'd; "" when it has none) */
+char *harness_service_info_description(const char *info, size_t len);
 
 #endif
