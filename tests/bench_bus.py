@@ -133,7 +133,8 @@ BASES = {'ffi': 'our library under eva-ffi (workers 4)', 'native': 'shipped nati
 
 with rn.Node() as n:
     print(f'bus bench: one busrtd, {ROUNDS} rounds of {SECONDS} s per figure (medians), get on 1,000 items; '
-          'p50 = 1 client, calls/s = 8 clients', flush=True)
+          'p50 = 1 client, calls/s = 8 clients; load average %.1f (a busy machine makes the figures noisy)'
+          % os.getloadavg()[0], flush=True)
     # every service up at once, so the rounds can interleave the cases
     st = subprocess.Popen([HARNESS, 'serve-test', '--bus', n.bus_path, '--name', 'bench.serve-test'],
                           stdout=subprocess.PIPE, text=True)
