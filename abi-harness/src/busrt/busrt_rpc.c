@@ -210,6 +210,9 @@ int busrt_rpc_call(busrt_rpc *rpc, const char *target, const char *method,
     result->len = 0;
     if (!target || !method)
         return BUSRT_ERR_DATA;
+    /* the handler's own thread delivers replies: such a call could only time out */
+    if (busrt_on_reader_thread(rpc->c))
+        return BUSRT_ERR_OTHER;
     pending_call pc = {.code = BUSRT_RPC_TIMEOUT};
     busrt_cond_init(&pc.cond);
     pc.ack.cond = &pc.cond;

@@ -7,14 +7,16 @@
  * busrt_rpc_reply / busrt_rpc_error / busrt_rpc_drop.
  *
  * Thread safety: all functions may be called from any thread at once, but
- * busrt_rpc_call must not be called from the handler (the handler runs on
- * the reader thread, which delivers the reply: that call would time out).
+ * busrt_rpc_call from the handler (or any callback of the client) fails at
+ * once with BUSRT_ERR_OTHER: that thread is the one that delivers replies.
  *
  * API changes after the first commit are listed here:
  * - busrt_rpc_reply/busrt_rpc_error accept rpc == NULL (the layer the request
  *   came from). The reader starts inside busrt_rpc_new, so a request can
  *   reach the handler before the caller has stored the returned pointer:
- *   answer with NULL (or the request's own layer) rather than a stored one. */
+ *   answer with NULL (or the request's own layer) rather than a stored one.
+ * - busrt_rpc_call from a callback fails at once (BUSRT_ERR_OTHER) instead
+ *   of waiting for its timeout. */
 #ifndef BUSRT_RPC_H
 #define BUSRT_RPC_H
 
