@@ -71,7 +71,7 @@ for t in "${targets[@]}"; do
     CLANG=${CLANG:-$(command -v clang || echo "$(dirname "$(command -v "$SWIFT")")/clang")}
     mkdir -p "$OUT/bin"
     src=abi-harness/src/busrt
-    if ! "$CLANG" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I"$src" \
+    if ! "$CLANG" -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src" \
         fuzz/busrt/fuzz_busrt.c "$src/busrt_frame.c" "$src/busrt_rpc_codec.c" "$src/busrt_errors.c" \
         -o "$OUT/bin/fuzz-busrt" >"$OUT/logs/build-busrt.log" 2>&1; then
         echo "FAIL fuzz/build-busrt: see $OUT/logs/build-busrt.log"

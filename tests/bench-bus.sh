@@ -4,7 +4,8 @@
 # same run, QoS 3 and QoS 1: p50 with 1 client and calls/s with 8 clients,
 # for the broker alone (serve-test answering `test`), the shipped controller
 # `get`, our library `get` under eva-ffi (workers 4) and eva-ffi-42rt
-# (workers 1), and under `abi-harness launch` when it is built; 1,000 items.
+# (workers 1), and under `abi-harness launch` (workers 4 and 1) when it is
+# built; 1,000 items; then issue 15's targets, met or missed.
 #
 #   tests/bench-bus.sh   (BENCH_BUS_ROUNDS rounds, default 3, of BENCH_BUS_SECONDS s per
 #                         figure, default 2; the cases interleave; medians)

@@ -129,11 +129,30 @@ def ratios(rows):
             print(f'  {label:<50} qos {qos}: ' + '; '.join(parts))
 
 
+LAUNCH = 'our library under abi-harness launch (w 4) `get`'
+def targets(rows):
+    """Issue 15's targets at QoS 3: met or missed, from this run's figures."""
+    by = {(r[0], r[1]): r for r in rows if r[2] and r[3]}
+    la, ffi = by.get((LAUNCH, 3)), by.get((BASES['ffi'] + ' `get`', 3))
+    nat = by.get((BASES['native'] + ' `get`', 3))
+    if not la or not ffi or not nat:
+        return
+    print('\ntargets (QoS 3, this run):')
+    for what, got, limit, low in (
+            ('launch p50 vs eva-ffi', la[2]['p50_us'] / ffi[2]['p50_us'], 0.8, True),
+            ('launch p50 vs native', la[2]['p50_us'] / nat[2]['p50_us'], 1.0, True),
+            ('launch calls/s (8 clients) vs eva-ffi', la[3]['calls_per_s'] / max(ffi[3]['calls_per_s'], 1), 1.3,
+             False)):
+        met = got <= limit if low else got >= limit
+        print(f'  {what}: {got:.2f}x (target {"<=" if low else ">="} {limit}): {"met" if met else "missed"}')
+
+
 BASES = {'ffi': 'our library under eva-ffi (workers 4)', 'native': 'shipped native controller'}
 
 with rn.Node() as n:
     print(f'bus bench: one busrtd, {ROUNDS} rounds of {SECONDS} s per figure (medians), get on 1,000 items; '
-          'p50 = 1 client, calls/s = 8 clients', flush=True)
+          'p50 = 1 client, calls/s = 8 clients; load average %.1f (a busy machine makes the figures noisy)'
+          % os.getloadavg()[0], flush=True)
     # every service up at once, so the rounds can interleave the cases
     st = subprocess.Popen([HARNESS, 'serve-test', '--bus', n.bus_path, '--name', 'bench.serve-test'],
                           stdout=subprocess.PIPE, text=True)
@@ -143,11 +162,13 @@ with rn.Node() as n:
     ffi = n.start_service('eva.controller.ffi', [rn.ffi_launcher(), LIB], config={'items': ITEMS}, workers=4)
     rt = n.start_service('eva.controller.ffi42', [rn.ffi_launcher(rt42=True), LIB], config={'items': ITEMS},
                          workers=1)
-    la = None
+    la = la1 = None
     if launch_built():
         la = n.start_service('eva.controller.launch', [HARNESS, 'launch', LIB], config={'items': ITEMS},
                              workers=4)
-    for svc in (ctl, ffi, rt, la):
+        la1 = n.start_service('eva.controller.launch1', [HARNESS, 'launch', LIB], config={'items': ITEMS},
+                              workers=1)
+    for svc in (ctl, ffi, rt, la, la1):
         if svc and not svc.wait_ready(10):
             print(f'{svc.id}: not ready: {svc.stderr_text()[-300:]}')
     # the shipped build takes its items from `set` with auto_create (see
@@ -156,14 +177,15 @@ with rn.Node() as n:
     for oid in ITEMS:
         n.call(ctl.id, 'set', {'i': oid, 'status': 1})
     cases.append((BASES['native'] + ' `get`', ctl.id, 'get', GET))
-    for svc in (ffi, rt, la):
+    for svc in (ffi, rt, la, la1):
         if svc:
             n.call_when_ready(svc.id, 'get', {'i': 'sensor:bench/s500'})
     cases.append(('eva-ffi answering `test` itself', ffi.id, 'test', None))
     cases.append((BASES['ffi'] + ' `get`', ffi.id, 'get', GET))
     cases.append(('our library under eva-ffi-42rt (workers 1) `get`', rt.id, 'get', GET))
     if la:
-        cases.append(('our library under abi-harness launch (w 4) `get`', la.id, 'get', GET))
+        cases.append((LAUNCH, la.id, 'get', GET))
+        cases.append(('our library under abi-harness launch (w 1) `get`', la1.id, 'get', GET))
     else:
         print('our library under abi-harness launch: not built (abi-harness launch --help fails)')
     rows = measure_rounds(n, cases)
@@ -172,3 +194,4 @@ with rn.Node() as n:
     st.terminate()
     st.wait()
 ratios(rows)
+targets(rows)

@@ -10,8 +10,8 @@
 #define HARNESS_EXIT_SHUTDOWN 4 /* svc_terminate failed or the shutdown overran timeout.shutdown */
 #define HARNESS_EXIT_POC 1      /* the library raised POC: the launcher stops the service and exits 1 */
 #define HARNESS_EXIT_HANG 6     /* the run would hang on a node (e.g. RPC_CALL in a lifecycle callback, workers: 1) */
-#define HARNESS_EXIT_BUS_REFUSED 7 /* launch/attach: the broker refused the name (taken, invalid, access) */
-#define HARNESS_EXIT_BUS_LOST 8    /* launch/attach: no broker at the address, or it went away while serving */
+#define HARNESS_EXIT_BUS_REFUSED 7 /* launch, attach, call, bench --bus, serve-test: the broker refused the name (taken, invalid, access) */
+#define HARNESS_EXIT_BUS_LOST 8    /* the same: no broker at the address, or it went away while serving */
 #define HARNESS_EXIT_SIGNAL_BASE 128 /* a second stop signal during shutdown: 128 + signal */
 
 #endif

@@ -234,7 +234,8 @@ int busrt_send_frame(busrt_client *c, enum busrt_op op, int qos, struct iovec *p
 
 int busrt_send_wait(busrt_client *c, enum busrt_op op, int qos, struct iovec *parts, int n)
 {
-    if (!(qos & 1))
+    /* from a callback: sent, its ack not waited for (this thread reads it) */
+    if (!(qos & 1) || busrt_on_reader_thread(c))
         return busrt_send_frame(c, op, qos, parts, n, NULL);
     pthread_cond_t cond;
     busrt_cond_init(&cond);

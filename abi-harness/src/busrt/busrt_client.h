@@ -5,13 +5,15 @@
  * Thread safety: every function but busrt_close may be called from any
  * thread at once. Callbacks run on the client's reader thread: they must not
  * block for long (pings and acks wait behind them) and must not call
- * busrt_close; they may publish/send (QoS 0/2 only: a QoS 1/3 ack would be
- * read by the very thread that waits for it -> BUSRT_ERR_TIMEOUT).
+ * busrt_close; they may publish/send, but a QoS 1/3 ack is not waited for
+ * there (the callback's thread is the one that reads it): 0 once sent.
  *
  * Errors are negative codes, the RPC codes of bus errors (−32000 − byte, §3.3),
  * so they can be passed on as RPC error codes unchanged.
  *
- * API changes after the first commit are listed here (none yet). */
+ * API changes after the first commit are listed here:
+ * - from a callback, QoS 1/3 operations return once sent instead of timing
+ *   out waiting for an ack their own thread would have to read. */
 #ifndef BUSRT_CLIENT_H
 #define BUSRT_CLIENT_H
 

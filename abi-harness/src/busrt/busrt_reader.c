@@ -12,6 +12,13 @@
 
 #define READ_CHUNK 65536
 
+static _Thread_local const busrt_client *reading_client;
+
+int busrt_on_reader_thread(const busrt_client *c)
+{
+    return reading_client == c;
+}
+
 static void dispatch(busrt_client *c, const busrt_frame *f)
 {
     if (f->kind == BUSRT_FRAME_MESSAGE) {
@@ -56,6 +63,7 @@ static int ping(busrt_client *c)
 void *busrt_reader_main(void *arg)
 {
     busrt_client *c = arg;
+    reading_client = c;
     size_t cap = READ_CHUNK, have = 0, need = BUSRT_IN_HEADER;
     uint8_t *buf = malloc(cap);
     int err = buf ? 0 : BUSRT_ERR_OTHER;

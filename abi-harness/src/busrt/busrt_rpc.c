@@ -10,6 +10,7 @@
 #include "busrt_transport.h"
 
 struct busrt_rpc_request {
+    busrt_rpc *rpc;
     uint32_t call_id;
     int realtime;
     char sender[];
@@ -95,6 +96,7 @@ static void serve(busrt_rpc *rpc, const busrt_frame *f, const busrt_rpc_msg *m)
         req = malloc(sizeof *req + f->sender_len + 1);
         if (!req)
             return;
+        req->rpc = rpc;
         req->call_id = m->call_id;
         req->realtime = f->realtime;
         memcpy(req->sender, f->sender, f->sender_len + 1);
@@ -208,6 +210,9 @@ int busrt_rpc_call(busrt_rpc *rpc, const char *target, const char *method,
     result->len = 0;
     if (!target || !method)
         return BUSRT_ERR_DATA;
+    /* the handler's own thread delivers replies: such a call could only time out */
+    if (busrt_on_reader_thread(rpc->c))
+        return BUSRT_ERR_OTHER;
     pending_call pc = {.code = BUSRT_RPC_TIMEOUT};
     busrt_cond_init(&pc.cond);
     pc.ack.cond = &pc.cond;
@@ -289,6 +294,8 @@ static int answer(busrt_rpc *rpc, busrt_rpc_request *req, const uint8_t *head, s
     const void *data, size_t len)
 {
     int rc = 0;
+    if (!rpc)
+        rpc = req->rpc;
     if (req->call_id != 0) {
         struct iovec iov[4] = {{req->sender, strlen(req->sender)}, {nul, 1}, {(void *)head, hl}, {(void *)data, len}};
         rc = busrt_send_frame(rpc->c, BUSRT_OP_MESSAGE, req->realtime ? 3 : 1, iov, 4, NULL);

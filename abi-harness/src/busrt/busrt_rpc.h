@@ -7,10 +7,16 @@
  * busrt_rpc_reply / busrt_rpc_error / busrt_rpc_drop.
  *
  * Thread safety: all functions may be called from any thread at once, but
- * busrt_rpc_call must not be called from the handler (the handler runs on
- * the reader thread, which delivers the reply: that call would time out).
+ * busrt_rpc_call from the handler (or any callback of the client) fails at
+ * once with BUSRT_ERR_OTHER: that thread is the one that delivers replies.
  *
- * API changes after the first commit are listed here (none yet). */
+ * API changes after the first commit are listed here:
+ * - busrt_rpc_reply/busrt_rpc_error accept rpc == NULL (the layer the request
+ *   came from). The reader starts inside busrt_rpc_new, so a request can
+ *   reach the handler before the caller has stored the returned pointer:
+ *   answer with NULL (or the request's own layer) rather than a stored one.
+ * - busrt_rpc_call from a callback fails at once (BUSRT_ERR_OTHER) instead
+ *   of waiting for its timeout. */
 #ifndef BUSRT_RPC_H
 #define BUSRT_RPC_H
 
@@ -77,8 +83,8 @@ int busrt_rpc_call0(busrt_rpc *rpc, const char *target, const char *method,
 /* a notification (0x00 + data) */
 int busrt_rpc_notify(busrt_rpc *rpc, const char *target, const void *data, size_t len, int qos);
 
-/* Answers and frees req (any thread). Returns the send result (the request
- * is freed either way). The reply goes out with QoS 1, or 3 for a realtime
+/* Answers and frees req (any thread). rpc may be NULL: the layer req came
+ * from. Returns the send result (the request is freed either way). The reply goes out with QoS 1, or 3 for a realtime
  * request, and its ack is not waited for. */
 int busrt_rpc_reply(busrt_rpc *rpc, busrt_rpc_request *req, const void *result, size_t len);
 /* code: i16 on the wire (codes outside −32768..32767 become −32004 OTHER);

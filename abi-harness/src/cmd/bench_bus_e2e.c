@@ -70,12 +70,12 @@ void harness_bench_bus_e2e_usage(FILE *f)
 
 static int parse(struct e2e_opts *o, int argc, char **argv)
 {
+    if (bus_cli_wants_help(argc, argv)) {
+        harness_bench_bus_e2e_usage(stdout);
+        return 1;
+    }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            harness_bench_bus_e2e_usage(stdout);
-            return 1;
-        }
         int r = bus_cli_option(&o->bus, "bench", argc, argv, &i);
         if (r < 0)
             return -1;

@@ -35,11 +35,11 @@ int harness_call_main(int argc, char **argv)
     struct bus_cli o = {.qos = 1, .timeout = 5.0};
     const char *pos[3] = {NULL, NULL, NULL};
     int npos = 0;
+    if (bus_cli_wants_help(argc, argv)) {
+        harness_call_usage(stdout);
+        return HARNESS_EXIT_OK;
+    }
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            harness_call_usage(stdout);
-            return HARNESS_EXIT_OK;
-        }
         int r = bus_cli_option(&o, "call", argc, argv, &i);
         if (r < 0)
             return HARNESS_EXIT_USAGE;

@@ -62,6 +62,14 @@ int bus_cli_option(struct bus_cli *o, const char *cmd, int argc, char **argv, in
     return 1;
 }
 
+int bus_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
 int bus_cli_pack_params(const char *cmd, const char *text, char **data, size_t *len)
 {
     *data = NULL;

@@ -20,6 +20,10 @@ struct bus_cli {
  * none of them, -1 on a bad value (message printed, prefixed by cmd). */
 int bus_cli_option(struct bus_cli *o, const char *cmd, int argc, char **argv, int *i);
 
+/* 1 when --help/-h is anywhere (looked for first, so that `--bus --help`
+ * does not take --help as the address) */
+int bus_cli_wants_help(int argc, char **argv);
+
 /* JSON/YAML flow text -> MessagePack bytes (malloc'd; text NULL: none).
  * -1 with a message printed. */
 int bus_cli_pack_params(const char *cmd, const char *text, char **data, size_t *len);

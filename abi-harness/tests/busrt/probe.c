@@ -72,7 +72,7 @@ static busrt_rpc *rpc_b;
 static void *answer_late(void *arg)
 {
     usleep(300000);
-    busrt_rpc_reply(rpc_b, arg, "late", 4);
+    busrt_rpc_reply(NULL, arg, "late", 4);
     return NULL;
 }
 
@@ -85,13 +85,26 @@ static void on_call_b(void *ctx, const busrt_rpc_event *ev, busrt_rpc_request *r
     if (!req)
         return;
     if (!strcmp(ev->method, "echo")) {
-        busrt_rpc_reply(rpc_b, req, ev->params, ev->params_len);
+        busrt_rpc_reply(NULL, req, ev->params, ev->params_len);
     } else if (!strcmp(ev->method, "fail")) {
-        busrt_rpc_error(rpc_b, req, -32001, "item not found", 14);
+        busrt_rpc_error(NULL, req, -32001, "item not found", 14);
     } else if (!strcmp(ev->method, "late")) {
         pthread_t t;
         pthread_create(&t, NULL, answer_late, req);
         pthread_detach(t);
+    } else if (!strcmp(ev->method, "nested")) {
+        /* a call from the handler fails at once; a QoS 1 send returns once sent */
+        pthread_mutex_lock(&seen_lock);
+        busrt_rpc *self = rpc_b;
+        pthread_mutex_unlock(&seen_lock);
+        double t0 = now();
+        busrt_buf r;
+        int rc = busrt_rpc_call(self, "probe.a", "x", NULL, 0, 1, 2, &r);
+        int sent = busrt_send(busrt_rpc_client(self), "probe.nobody", "x", 1, BUSRT_QOS_PROCESSED);
+        if (rc == BUSRT_ERR_OTHER && sent == 0 && now() - t0 < 0.5)
+            busrt_rpc_reply(NULL, req, "ok", 2);
+        else
+            busrt_rpc_error(NULL, req, -32004, "nested call waited", 18);
     } else if (!strcmp(ev->method, "hang")) {
         pthread_mutex_lock(&seen_lock);
         if (nhung < 16)
@@ -100,7 +113,7 @@ static void on_call_b(void *ctx, const busrt_rpc_event *ev, busrt_rpc_request *r
             busrt_rpc_drop(req);
         pthread_mutex_unlock(&seen_lock);
     } else {
-        busrt_rpc_error(rpc_b, req, BUSRT_RPC_METHOD_NOT_FOUND, NULL, 0);
+        busrt_rpc_error(NULL, req, BUSRT_RPC_METHOD_NOT_FOUND, NULL, 0);
     }
 }
 
@@ -163,7 +176,10 @@ static int run_client(const char *addr)
     o.on_frame = NULL;
     o.start_paused = 1;
     busrt_client *b = busrt_connect(addr, "probe.b", &o, &err);
-    rpc_b = busrt_rpc_new(b, on_call_b, NULL);
+    busrt_rpc *made = busrt_rpc_new(b, on_call_b, NULL);
+    pthread_mutex_lock(&seen_lock);
+    rpc_b = made;
+    pthread_mutex_unlock(&seen_lock);
     char big[100000];
     memset(big, 0, sizeof big);
     rc = busrt_send(b, "probe.a", big, sizeof big, BUSRT_QOS_REALTIME_PROCESSED);
@@ -179,6 +195,9 @@ static int run_client(const char *addr)
     rc = busrt_rpc_call(rpc_a, "probe.b", "fail", NULL, 0, 3, 2, &r);
     check("rpc-error", rc == -32001 && r.len == 14 && !memcmp(r.data, "item not found", 14), "rc %ld len %ld", rc,
         (long)r.len);
+    busrt_buf_free(&r);
+    rc = busrt_rpc_call(rpc_a, "probe.b", "nested", NULL, 0, 1, 5, &r);
+    check("rpc-call-from-handler-fails-at-once", rc == 0 && r.len == 2, "rc %ld", rc, 0);
     busrt_buf_free(&r);
     rc = busrt_rpc_call(rpc_b, "probe.a", "x", NULL, 0, 1, 2, &r);
     check("rpc-no-handler", rc == BUSRT_RPC_METHOD_NOT_FOUND, "rc %ld", rc, 0);
