@@ -75,10 +75,10 @@ echo "== harness self-tests (C reference service and its broken variants)"
 bash abi-harness/tests/run.sh "$BUILD" >"$LOGS/harness-self.log" 2>&1; rc=$?
 count_lines harness-self "$LOGS/harness-self.log" $rc
 
-# With workers: 1 (EVA ICS 4.2: one thread) and 2; each check in its own data_path.
+# With workers: 1 (EVA ICS 4.2: one thread) and 2; each check gets a fresh data_path.
 for w in 1 2; do
     echo "== abi-harness check on our library, workers: $w"
-    "$HARNESS" check "$LIB" --config examples/virtual.yml --workers $w --data-path "$(mktemp -d)" \
+    "$HARNESS" check "$LIB" --config examples/virtual.yml --workers $w \
         >"$LOGS/check-w$w.log" 2>&1; rc=$?
     sed -E "s#^(PASS|FAIL|SKIP|WARN) #\1 workers$w/#" "$LOGS/check-w$w.log" >"$LOGS/check-w$w.lines"
     cat "$LOGS/check-w$w.lines"
@@ -98,10 +98,10 @@ BUILD=$BUILD bash tests/crash-restart.sh >"$LOGS/crash-restart.log" 2>&1; rc=$?
 cat "$LOGS/crash-restart.log"
 count_lines crash-restart "$LOGS/crash-restart.log" $rc
 
-echo "== valgrind memcheck through every method (tests/sanitize.sh --quick; make sanitize runs the rest)"
-BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh --quick >"$LOGS/valgrind.log" 2>&1; rc=$?
-cat "$LOGS/valgrind.log"
-count_lines valgrind "$LOGS/valgrind.log" $rc
+echo "== sanitizers (tests/sanitize.sh, as make sanitize): valgrind, ASan/UBSan harness, library under ASan and TSan, Swift tests under TSan"
+BUILD=$BUILD SWIFT=$SWIFT bash tests/sanitize.sh >"$LOGS/sanitize.log" 2>&1; rc=$?
+cat "$LOGS/sanitize.log"
+count_lines sanitize "$LOGS/sanitize.log" $rc
 
 # Against the real components (../shared/real: busrtd, eva-ffi, the shipped
 # controller); each script prints PASS/FAIL lines, or one NEEDS line where

@@ -35,6 +35,13 @@ quick=0
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFT")")/clang}
 SWIFT_LIBS=$(dirname "$(command -v "$SWIFT")")/../lib/swift/linux
 
+# report LINE: one PASS/FAIL line; the script exits non-zero after any FAIL
+failures=0
+report() {
+    echo "$1"
+    case $1 in FAIL*) failures=$((failures + 1)) ;; esac
+}
+
 # run NAME PATTERN HARNESS LIB CONFIG SCRIPT [args...]: PASS when the run
 # exits 0 and its stderr has no line matching PATTERN
 run() {
@@ -49,16 +56,16 @@ run() {
     if [ $rc = 0 ] && [ -z "$found" ]; then
         local ledger
         ledger=$(grep -E '^actions: [1-9]' "$log.err" | head -1)
-        echo "PASS $name: ${ledger:-no sanitizer report}"
+        report "PASS $name: ${ledger:-no sanitizer report}"
     else
-        echo "FAIL $name: exit $rc; ${found:-$(grep -iE 'FAILED|error' "$log.err" | head -2 | tr '\n' ' ')} (see $log.err)"
+        report "FAIL $name: exit $rc; ${found:-$(grep -iE 'FAILED|error' "$log.err" | head -2 | tr '\n' ' ')} (see $log.err)"
     fi
 }
 
 valgrind_run() {
     local name=valgrind/every-method log=$LOGS/valgrind.log
     if ! command -v valgrind >/dev/null; then
-        echo "FAIL $name: valgrind is not installed (apt-get install valgrind)"
+        report "FAIL $name: valgrind is not installed (apt-get install valgrind)"
         return
     fi
     valgrind --leak-check=full --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite \
@@ -73,14 +80,14 @@ valgrind_run() {
     reachable=$(sed -nE 's/.*still reachable: ([0-9,]+ bytes in [0-9,]+ blocks).*/\1/p' "$log" | tail -1)
     local summary="${errors:-?} errors, ${definite:-0} bytes definitely lost; possibly lost ${possibly:-0}, still reachable ${reachable:-0} (Swift runtime caches)"
     if [ $rc = 0 ] && [ "${errors:-1}" = 0 ] && [ "${definite:-0}" = 0 ]; then
-        echo "PASS $name: $summary"
+        report "PASS $name: $summary"
     else
-        echo "FAIL $name: exit $rc; $summary; see $log"
+        report "FAIL $name: exit $rc; $summary; see $log"
     fi
 }
 
 valgrind_run
-[ $quick = 1 ] && exit 0
+[ $quick = 1 ] && exit $((failures > 0))
 
 # The stress script the runs share: the actions stress, smaller.
 python3 tests/gen-actions-stress.py --seed 11 --actions 600 --second 200 >"$OUT/actions-stress.yml" 2>/dev/null
@@ -118,7 +125,7 @@ if make -C abi-harness asan BUILD="$BUILD" >"$LOGS/asan-harness-build.log" 2>&1;
     run asan-harness/calls-stress "$SAN" "$AH" "$LIB" $S/stress.svc.yml "$OUT/calls-stress.yml" --pool 8
     unset ASAN_OPTIONS UBSAN_OPTIONS
 else
-    echo "FAIL asan-harness/build: see $LOGS/asan-harness-build.log"
+    report "FAIL asan-harness/build: see $LOGS/asan-harness-build.log"
 fi
 
 # sanitized_pair KIND SHORT (address asan | thread tsan): the library built
@@ -130,7 +137,7 @@ sanitized_pair() {
     local scratch=$ROOT/.build-sanitize-$short hdir=$OUT/$short-harness
     if ! $SWIFT build --scratch-path "$scratch" -c release --product eva-virtual-controller \
         --sanitize="$kind" >"$LOGS/$short-library-build.log" 2>&1; then
-        echo "FAIL $short-library/build: see $LOGS/$short-library-build.log"
+        report "FAIL $short-library/build: see $LOGS/$short-library-build.log"
         return 1
     fi
     SLIB=$($SWIFT build --scratch-path "$scratch" -c release --product eva-virtual-controller \
@@ -143,7 +150,7 @@ sanitized_pair() {
         LDFLAGS="-fsanitize=$kind -shared-libsan -Wl,-rpath,$rt" \
         LDLIBS="-lmsgpackc -lyaml -lpthread -ldl -lm -L$SWIFT_LIBS -Wl,-rpath,$SWIFT_LIBS -ldispatch -lBlocksRuntime" \
         >"$LOGS/$short-harness-build.log" 2>&1; then
-        echo "FAIL $short-library/harness-build: see $LOGS/$short-harness-build.log"
+        report "FAIL $short-library/harness-build: see $LOGS/$short-harness-build.log"
         return 1
     fi
     SH=$hdir/abi-harness
@@ -180,9 +187,10 @@ fi
 $SWIFT test --scratch-path "$ROOT/.build-tsan" --sanitize=thread >"$LOGS/swift-tsan.log" 2>&1
 rc=$?
 p=$(grep -cE '^✔ Test .* passed after' "$LOGS/swift-tsan.log")
-f=$(grep -cE '^✘ Test .* failed after' "$LOGS/swift-tsan.log")
+f=$(grep -E '^✘ Test .* failed after' "$LOGS/swift-tsan.log" | grep -vc '^✘ Test run with')
 if [ $rc = 0 ] && [ "$f" = 0 ] && [ "$p" -gt 0 ] && ! grep -q 'WARNING: ThreadSanitizer' "$LOGS/swift-tsan.log"; then
-    echo "PASS swift-tsan: $p tests, no race reported"
+    report "PASS swift-tsan: $p tests, no race reported"
 else
-    echo "FAIL swift-tsan: exit $rc, $p passed, $f failed$(grep -q 'WARNING: ThreadSanitizer' "$LOGS/swift-tsan.log" && echo ', a race reported'); see $LOGS/swift-tsan.log"
+    report "FAIL swift-tsan: exit $rc, $p passed, $f failed$(grep -q 'WARNING: ThreadSanitizer' "$LOGS/swift-tsan.log" && echo ', a race reported'); see $LOGS/swift-tsan.log"
 fi
+[ "$failures" = 0 ]

@@ -23,6 +23,7 @@
 
 #include "reference_probe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -145,11 +146,19 @@ static void try_data_path(const msgpack_object *dp)
         return;
     }
     char path[1024];
-    snprintf(path, sizeof path, "%.*s/probe-write", (int)(dp->via.str.size > 900 ? 900 : dp->via.str.size),
-             dp->via.str.ptr);
+    snprintf(path, sizeof path, "%.*s", (int)(dp->via.str.size > 900 ? 900 : dp->via.str.size), dp->via.str.ptr);
+    /* what an earlier run left there (the file below stays: a kept folder shows it next time) */
+    DIR *dir = opendir(path);
+    if (dir) {
+        unsigned entries = 0;
+        for (struct dirent *e; (e = readdir(dir));)
+            entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        closedir(dir);
+        fprintf(stderr, "probe: data_path entries %u\n", entries);
+    }
+    strcat(path, "/probe-write");
     FILE *f = fopen(path, "w");
     if (f && fputs("ok\n", f) >= 0 && fclose(f) == 0) {
-        unlink(path);
         fputs("probe: data_path writable\n", stderr);
     } else {
         fprintf(stderr, "probe: data_path not writable: %s\n", strerror(errno));

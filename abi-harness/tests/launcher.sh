@@ -109,6 +109,26 @@ if selected launcher-empty-topic-run; then
         pass $n "exit $RC"
     fi
 fi
+# an empty topic in svc_launch, after SVC/ST ready: the ready frame and the
+# launcher's "started" line are on stdout before exit 6, every time (the bus
+# consumer prints frames on its own thread; issue 14 §6). 30 runs.
+if selected launcher-empty-topic-after-ready; then
+    n=launcher-empty-topic-after-ready
+    printf 'config: {empty_topic: true}\nworkers: 1\nuser: nobody\n' >"$WORK/$n.yml"
+    why=""
+    for i in $(seq 1 30); do
+        run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" run "$PING" --config "$WORK/$n.yml" --call ping
+        if [ "$RC" -ne 6 ]; then
+            why="run $i: exit $RC, expected 6"
+        elif ! has_line "$WORK/$n.out" '{"frame":"SVC/ST","payload":{"status":"ready"}}'; then
+            why="run $i: no SVC/ST ready line before exit 6"
+        elif ! has_line "$WORK/$n.out" '{"frame":"LOG/IN/info","text":"ping service started (eva.controller.test)"}'; then
+            why="run $i: no LOG/IN/info started line before exit 6"
+        fi
+        [ -z "$why" ] || break
+    done
+    if [ -z "$why" ]; then pass $n "30 runs"; else fail $n "$why" "$WORK/$n.log"; fi
+fi
 if selected launcher-empty-topic-check; then
     n=launcher-empty-topic-check
     run_check $n "$REF_DIR/libeva-reference-break-empty-topic.so" --config "$SVC"
@@ -290,6 +310,42 @@ if selected launcher-initial-nobody; then
     else
         pass $n
     fi
+fi
+
+# data_path without --data-path or --eva-dir: a fresh folder per run, named on
+# stderr and removed at exit, so a run never sees what another left there
+# (issue 14 §5); --data-path DIR keeps one between runs (the probe counts the
+# entries it finds and leaves a file behind)
+if selected launcher-data-path-fresh; then
+    n=launcher-data-path-fresh
+    d=$(eva_dir $n)
+    tmp="$WORK/$n.tmp"
+    mkdir -p "$tmp"
+    why=""
+    seen=""
+    for i in 1 2; do
+        TMPDIR=$tmp run_h "$WORK/$n-$i.log" "$WORK/$n-$i.out" "$RUN_TIMEOUT" run --config "$d/svc-probe.yml" --call test
+        e="$WORK/$n-$i.out.err"
+        said=$(sed -nE 's/^\[info\] harness: fresh data folder ([^ ]+) \(data_path\), removed at exit; --data-path DIR keeps one between runs$/\1/p' "$e")
+        [ "$RC" -eq 0 ] || why="$why run $i: exit $RC;"
+        case "$said" in "$tmp"/abi-harness-data-*) ;; *) why="$why run $i: no 'fresh data folder' line naming a folder in TMPDIR;" ;; esac
+        grep -qxF "probe: initial data_path str $said" "$e" || why="$why run $i: the library did not get $said;"
+        grep -qxF 'probe: data_path entries 0' "$e" || why="$why run $i: the fresh folder was not empty;"
+        [ -e "$said" ] && why="$why run $i: $said is still there after the exit;"
+        [ -n "$said" ] && [ "$said" = "$seen" ] && why="$why both runs got $said;"
+        seen=$said
+    done
+    [ -z "$(ls -A "$tmp")" ] || why="$why TMPDIR is not empty after the runs: $(ls "$tmp" | head -3 | tr '\n' ' ');"
+    for i in 1 2; do
+        run_h "$WORK/$n-kept-$i.log" "$WORK/$n-kept-$i.out" "$RUN_TIMEOUT" run --config "$d/svc-probe.yml" \
+            --data-path "$WORK/$n.kept" --call test
+        e="$WORK/$n-kept-$i.out.err"
+        [ "$RC" -eq 0 ] || why="$why --data-path run $i: exit $RC;"
+        grep -q 'fresh data folder' "$e" && why="$why --data-path run $i: a fresh folder was made anyway;"
+        grep -qxF "probe: data_path entries $((i - 1))" "$e" || why="$why --data-path run $i: expected $((i - 1)) entries left by the earlier run;"
+    done
+    [ -f "$WORK/$n.kept/probe-write" ] || why="$why the --data-path folder was not kept;"
+    if [ -z "$why" ]; then pass $n; else fail $n "$why" "$WORK/$n-1.log"; fi
 fi
 
 # fail_mode without react_to_fail: the launcher refuses to start
@@ -622,14 +678,30 @@ fi
 if selected launcher-bench-library-output; then
     n=launcher-bench-library-output
     d=$(eva_dir $n)
-    run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
+    tmp="$WORK/$n.tmp"
+    mkdir -p "$tmp"
+    # the library's stdout goes to a temporary file, removed at exit (issue 14
+    # §6), and the data folder is a fresh one, removed too
+    TMPDIR=$tmp run_h "$WORK/$n.log" "$WORK/$n.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
         --call probe.report --seconds 0.2 --warmup 0.05
-    if [ "$RC" -ne 0 ]; then
-        fail $n "exit $RC" "$WORK/$n.log"
+    rc1=$RC
+    # --library-output FILE keeps it
+    run_h "$WORK/$n.2.log" "$WORK/$n.2.out" "$RUN_TIMEOUT" bench "$PROBE" --config "$d/svc-probe.yml" \
+        --call probe.report --seconds 0.2 --warmup 0.05 --library-output "$WORK/$n.library"
+    if [ "$rc1" -ne 0 ] || [ "$RC" -ne 0 ]; then
+        fail $n "exit $rc1 / $RC (--library-output)" "$WORK/$n.log"
     elif ! grep -qE '^result A: calls=' "$WORK/$n.out"; then
         fail $n "no 'result A:' line" "$WORK/$n.log"
-    elif grep -q '^probe: ' "$WORK/$n.out"; then
+    elif grep -q '^probe: ' "$WORK/$n.out" "$WORK/$n.2.out"; then
         fail $n "the library's stdout is in the bench results" "$WORK/$n.log"
+    elif ! grep -qE '^library output: [0-9]+ bytes \(.*removed: --library-output FILE keeps it\)$' "$WORK/$n.out"; then
+        fail $n "no 'library output: N bytes (... removed ...)' line" "$WORK/$n.log"
+    elif [ -n "$(ls -A "$tmp")" ]; then
+        fail $n "files left in TMPDIR: $(ls "$tmp" | tr '\n' ' ')" "$WORK/$n.log"
+    elif ! grep -q '^probe: a line on stdout' "$WORK/$n.library"; then
+        fail $n "--library-output $WORK/$n.library does not hold the library's stdout" "$WORK/$n.2.log"
+    elif ! grep -qF 'fresh data folder' "$WORK/$n.out.err"; then
+        fail $n "no 'fresh data folder' line on stderr" "$WORK/$n.log"
     else
         pass $n
     fi

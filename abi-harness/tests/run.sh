@@ -55,7 +55,7 @@ fail() {
 selected() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 
 # variant -> the check it must fail (the variants are built by
-# reference/Makefile from BREAK_<VARIANT> in reference_service.c);
+# reference/Makefile from BREAK_<VARIANT> in reference/reference_*.c);
 # variant:WARN:id -> exit 0 and `WARN <id>` (the ABI says SHOULD)
 VARIANTS=(
     "symbols:symbols"
@@ -83,14 +83,15 @@ RUN_TIMEOUT=${HARNESS_TESTS_RUN_TIMEOUT:-120}
 
 build_log="$WORK/build.log"
 if selected build; then
-    if make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD" >"$build_log" 2>&1; then
+    if make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD" >"$build_log" 2>&1 &&
+        make -s -C "$HERE/ping-service" BUILD="$BUILD" >>"$build_log" 2>&1; then
         if grep -qi 'warning' "$build_log"; then
             fail build "the reference build printed warnings" "$build_log"
         else
             pass build
         fi
     else
-        fail build "make -C abi-harness/reference failed" "$build_log"
+        fail build "make -C abi-harness/reference (or tests/ping-service) failed" "$build_log"
     fi
     if [ ! -x "$H" ]; then
         make -s -C "$REPO/abi-harness" BUILD="$BUILD" >>"$build_log" 2>&1 ||
@@ -98,7 +99,9 @@ if selected build; then
     fi
 else
     make -s -C "$REPO/abi-harness/reference" BUILD="$BUILD" >"$build_log" 2>&1
+    make -s -C "$HERE/ping-service" BUILD="$BUILD" >>"$build_log" 2>&1
 fi
+PING="$BUILD/ping-service/libping-service.so"
 
 if [ ! -x "$H" ]; then
     fail harness-present "$H is missing (make -C abi-harness BUILD=$BUILD)" "$build_log"
@@ -228,6 +231,7 @@ if selected run-json-lines; then
     out="$WORK/run-json-lines.out"
     run_h "$log" "$out" "$RUN_TIMEOUT" run "$REF" --config "$SVC" \
         --call list --call get '{i: sensor:tests/temp}' --call test
+    started='{"frame":"LOG/IN/info","text":"C reference service: virtual items (list/get/set) started (eva.controller.test)"}'
     if [ "$RC" -ne 0 ]; then
         fail run-json-lines "exit $RC" "$log"
     elif ! all_json_lines "$out"; then
@@ -240,6 +244,11 @@ if selected run-json-lines; then
         fail run-json-lines "no test reply without payload" "$log"
     elif ! has_line "$out" '{"frame":"SVC/ST","payload":{"status":"ready"}}'; then
         fail run-json-lines "no SVC/ST ready frame" "$log"
+    elif ! has_line "$out" "$started"; then
+        # abi-and-launcher.md step 5: after SVC/ST ready the launcher logs "<description> started (<id>)"
+        fail run-json-lines "no LOG/IN/info \"<description> started (<id>)\" frame" "$log"
+    elif [ "$(line_no "$out" "$started")" -ne $(($(line_no "$out" '{"frame":"SVC/ST","payload":{"status":"ready"}}') + 1)) ]; then
+        fail run-json-lines "the LOG/IN/info started line is not the frame right after SVC/ST ready" "$log"
     else
         pass run-json-lines
     fi
@@ -438,7 +447,7 @@ if selected run-valgrind; then
             cat "$out.err" "$vg"
             echo "[exit $RC]"
         } >"$log" 2>&1
-        lib_errors=$(grep -cE 'reference_service\.c:|\(in [^)]*libeva-reference' "$vg")
+        lib_errors=$(grep -cE 'reference_[a-z_]+\.c:|\(in [^)]*libeva-reference' "$vg")
         if [ "$RC" -ne 0 ] && [ "$RC" -ne 97 ]; then
             fail run-valgrind "exit $RC" "$log"
         elif [ "$lib_errors" -ne 0 ]; then
@@ -487,6 +496,36 @@ if selected check-reference-asan; then
         fi
     fi
 fi
+
+# ---------------------------------------------------- check garbage-payloads
+# A third-party-style library (tests/ping-service) whose `ping` takes no
+# payload and ignores any: a node runs it, so no FAIL (issue 14 §4). Each
+# config key turns on one behaviour with the verdict it must get.
+# ping_check NAME CONFIG VERDICT EXIT PATTERN [WORKERS]
+ping_check() {
+    local n=$1 config=$2 verdict=$3 want=$4 pattern=$5 workers=${6:-1}
+    selected "$n" || return 0
+    printf 'config: %s\nworkers: %s\n' "$config" "$workers" >"$WORK/$n.yml"
+    run_h "$WORK/$n.log" "$WORK/$n.out" "$CHECK_TIMEOUT" check "$PING" --config "$WORK/$n.yml"
+    local line
+    line=$(grep -m1 -E '^[A-Z]+ garbage-payloads:' "$WORK/$n.out")
+    if [ "$RC" -ne "$want" ]; then
+        fail "$n" "exit $RC, expected $want ($line)" "$WORK/$n.log"
+    elif [[ ! $line =~ ^$verdict\ garbage-payloads:\ $pattern ]]; then
+        fail "$n" "expected '$verdict garbage-payloads: ...$pattern', got: ${line:-no garbage-payloads line}" "$WORK/$n.log"
+    elif grep -qE '^FAIL ' "$WORK/$n.out" && [ "$verdict" != FAIL ]; then
+        fail "$n" "another check FAILed: $(grep -m1 '^FAIL ' "$WORK/$n.out")" "$WORK/$n.log"
+    else
+        pass "$n" "$(echo "$line" | cut -c1-110)"
+    fi
+}
+ping_check check-ping-payload-free '{}' PASS 0 '.*ignored by methods that take no payload \(ping\)'
+ping_check check-ping-payload-free-workers2 '{}' PASS 0 '.*ignored by methods that take no payload \(ping\)' 2
+ping_check check-ping-params-accept-garbage '{echo: true}' WARN 0 \
+    '.*payloads are MessagePack unless a method says otherwise.*echo with [^:]*: accepted a payload that is not MessagePack although its info lists params'
+ping_check check-ping-reply-not-msgpack '{raw_reply: true}' FAIL 1 '.*ping with no payload: the reply is not one MessagePack value'
+ping_check check-ping-stops-answering '{wedge: true}' FAIL 1 \
+    '.*ping with no payload after the garbage: stopped answering as before it: no payload answered code 0 then, now \(code -32005\)'
 
 # the launcher model, point by point
 # shellcheck source=launcher.sh

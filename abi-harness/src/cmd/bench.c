@@ -16,6 +16,7 @@
 #include "bench_target.h"
 #include "bench_team.h"
 #include "bench_workload.h"
+#include "data_folder.h"
 #include "svc_template.h"
 #include "errcode.h"
 #include "exit_codes.h"
@@ -244,7 +245,7 @@ FILE *bench_results;
 
 struct bench_library_output {
     char *path;
-    int own_path; /* a temporary file: removed when empty */
+    int own_path; /* a temporary file: removed at the end (--library-output FILE keeps one) */
     int active;
 };
 
@@ -293,11 +294,15 @@ static void bench_library_output_close(struct bench_library_output *lo)
     lo->active = 0;
     struct stat st;
     long long size = stat(lo->path, &st) == 0 ? (long long)st.st_size : -1;
-    if (size > 0) {
+    if (lo->own_path) {
+        unlink(lo->path);
+        if (size > 0)
+            bench_printf("library output: %lld bytes (the libraries' own stdout, kept out of the results; "
+                         "removed: --library-output FILE keeps it)\n",
+                         size);
+    } else if (size >= 0) {
         bench_printf("library output: %lld bytes in %s (the libraries' own stdout, kept out of the results)\n", size,
                      lo->path);
-    } else if (lo->own_path) {
-        unlink(lo->path);
     }
     fflush(stdout);
     fflush(bench_results);
@@ -394,6 +399,11 @@ int harness_bench_main(int argc, char **argv)
     const char *base_id = o.svc_id ? o.svc_id : "eva.controller.bench";
     char *vs_id = harness_xmalloc(strlen(base_id) + 4);
     sprintf(vs_id, "%s-vs", base_id);
+    char *vs_data_path = NULL;
+    if (o.data_path) {
+        vs_data_path = harness_xmalloc(strlen(o.data_path) + 4);
+        sprintf(vs_data_path, "%s-vs", o.data_path);
+    }
     int rc = 0;
     for (int i = 0; i < nsides && rc == 0; i++) {
         if (i && !o.vs_path) {
@@ -408,6 +418,7 @@ int harness_bench_main(int argc, char **argv)
             .result_mode = o.result_mode,
             .loaded_path = i ? o.lib_path : NULL,
             .workers = o.workers,
+            .data_path = i ? vs_data_path : o.data_path,
         };
         const char *path = i ? o.vs_path : o.lib_path;
         const char *cfg = i ? (o.vs_config ? o.vs_config : o.config_path) : o.config_path;
@@ -416,6 +427,7 @@ int harness_bench_main(int argc, char **argv)
             /* a half-started library may abort in its static destructors at exit
              * (a joinable std::thread, ...): the launch failed, say so and end here */
             bench_library_output_close(&lo);
+            harness_data_folder_remove();
             fflush(NULL);
             _exit(HARNESS_EXIT_LAUNCH);
         }
@@ -443,6 +455,7 @@ int harness_bench_main(int argc, char **argv)
         free(sides[i].round_ns_per_call);
     }
     free(vs_id);
+    free(vs_data_path);
     bench_library_output_close(&lo);
     if (o.vs_call_count) bench_workload_destroy(&wb);
     bench_workload_destroy(&w);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data_folder.h"
 #include "eva/status.h"
 #include "exit_codes.h"
 #include "op_buffers.h"
@@ -236,6 +237,7 @@ static int32_t bench_bus_op(struct bench_bus *bus, int16_t op, struct EvaFFIBuff
         harness_output_library_log(HARNESS_LOG_CRITICAL, buf && buf->data ? buf->data : "",
                                    buf && buf->data ? buf->len : 0);
         harness_log(HARNESS_LOG_CRITICAL, "library %s raised POC: exiting with an error", bus->label);
+        harness_data_folder_remove();
         harness_output_emergency_flush();
         _exit(HARNESS_EXIT_POC);
     default:

@@ -39,7 +39,9 @@ void bench_options_usage(FILE *f)
           "                             to compare two libraries with different methods\n"
           "  --workers N                override the template's workers in the initial payload\n"
           "  --library-output FILE      the libraries' own stdout/stderr go here, never into the results\n"
-          "                             (default: a temporary file, named at the end; removed when empty)\n"
+          "                             (default: a temporary file, removed at exit; its size is said)\n"
+          "  --data-path DIR            data_path of LIB, kept between runs (B's: DIR-vs); default: a fresh\n"
+          "                             folder per library, removed at exit\n"
           "  --vs-threads N             bench threads of B (default: --threads); without --vs, B is LIB\n"
           "                             itself with N threads (e.g. the scaling from 1 to 2 threads)\n"
           "  --rounds N                 measured rounds per library (default 1; 10 with --vs)\n"
@@ -191,6 +193,8 @@ int bench_options_parse(struct bench_options *o, int argc, char **argv)
         } else if (IS("workers")) {
             if (bench_parse_ull(v, 0, 1024, &n) < 0) return bench_options_error("--workers %s: use 0..1024", v);
             o->workers = (long)n;
+        } else if (IS("data-path")) {
+            o->data_path = v;
         } else if (IS("library-output")) {
             o->library_output = v;
         } else if (IS("rounds")) {

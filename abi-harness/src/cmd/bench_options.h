@@ -24,6 +24,7 @@ struct bench_options {
     size_t call_count;
     struct bench_cli_item *vs_calls; /* --vs-call: B's own calls (default: A's) */
     size_t vs_call_count;
+    const char *data_path;      /* --data-path: A's data_path (B's: DIR-vs), kept; default a fresh folder */
     const char *library_output; /* where the libraries' stdout/stderr go (default a temp file) */
     struct bench_cli_item frame; /* frame mode when frame.name is set */
     unsigned threads;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "data_folder.h"
 #include "exit_codes.h"
 #include "output.h"
 #include "service_info.h"
@@ -72,10 +73,25 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
         return HARNESS_EXIT_USAGE;
     }
     char *eva_dir = t->tmpl.dir ? harness_xstrdup(t->tmpl.dir) : getcwd(NULL, 0);
+    /* a fresh data_path unless one is given: a bench never loads an earlier run's journal */
+    char *data_path = opts->data_path ? harness_xstrdup(opts->data_path) : NULL;
+    if (!data_path && !harness_svc_template_user_nobody(&t->tmpl)) {
+        const char *root = harness_data_folder_fresh();
+        if (!root) {
+            free(eva_dir);
+            harness_launcher_args_destroy(&args);
+            harness_strbuf_destroy(&err);
+            return HARNESS_EXIT_USAGE;
+        }
+        struct harness_strbuf p = HARNESS_STRBUF_INIT;
+        harness_strbuf_appendf(&p, "%s/%s", root, opts->svc_id);
+        data_path = harness_strbuf_detach(&p, NULL);
+    }
     struct harness_initial_options io = {
         .lib_path = path,
         .svc_id = opts->svc_id,
         .eva_dir = eva_dir,
+        .data_path = data_path,
         .workers = opts->workers,
         .log_level = opts->log_level,
         .core_active = 1, /* the bench measures a running node: the core is active */
@@ -84,6 +100,7 @@ int bench_target_start(struct bench_target *t, int index, const char *label, con
     harness_launcher_args_destroy(&args);
     int brc = harness_initial_payload_build(&t->tmpl, &io, &t->initial, &err);
     free(eva_dir);
+    free(data_path);
     if (brc < 0) {
         harness_log(HARNESS_LOG_ERROR, "%s: %s", t->label, err.data);
         harness_strbuf_destroy(&err);

@@ -36,6 +36,7 @@ struct bench_target_options {
     enum harness_result_mode result_mode;
     const char *loaded_path; /* a library already loaded: the same file is loaded from a copy */
     long workers;            /* --workers, or -1: the template's */
+    const char *data_path;   /* kept; NULL: a folder of the fresh one (cmd/data_folder) */
 };
 
 /* load and bring up; 0, or an exit code after logging why */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "errcode.h"
+#include "eva/topics.h"
 #include "output.h"
 #include "payload_json.h"
 #include "strbuf.h"
@@ -41,7 +42,13 @@ void harness_json_lines_frame(const char *topic, const char *payload, size_t pay
     struct harness_strbuf sb = HARNESS_STRBUF_INIT;
     harness_strbuf_append_str(&sb, "{\"frame\":");
     harness_payload_json_append_string(&sb, topic, strlen(topic));
-    if (payload_len) harness_json_lines_payload(&sb, payload, payload_len);
+    if (!strncmp(topic, EVA_TOPIC_LOG_INPUT_PREFIX, strlen(EVA_TOPIC_LOG_INPUT_PREFIX))) {
+        /* the node's bus logs carry plain text, not MessagePack */
+        harness_strbuf_append_str(&sb, ",\"text\":");
+        harness_payload_json_append_string(&sb, payload, payload_len);
+    } else if (payload_len) {
+        harness_json_lines_payload(&sb, payload, payload_len);
+    }
     harness_strbuf_append_char(&sb, '}');
     harness_output_stdout_line(sb.data, sb.len);
     harness_strbuf_destroy(&sb);

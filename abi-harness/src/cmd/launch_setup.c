@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data_folder.h"
 #include "exit_codes.h"
 #include "output.h"
 #include "payload_yaml.h"
@@ -38,11 +39,18 @@ int harness_launch_setup(struct harness_launch_setup *ls, const struct harness_o
     if (o->initial_extra &&
         harness_payload_yaml_parse(o->initial_extra, strlen(o->initial_extra), &ls->zone, &extra, &err) < 0)
         goto out;
+    /* data_path: --data-path, else EVA_DIR/runtime/svc_data/<id> under an --eva-dir (kept there, as on a
+     * node), else a fresh folder of this run ("" for user nobody either way) */
+    const char *data_path = o->data_path;
+    if (!data_path && !o->eva_dir && !harness_svc_template_user_nobody(&ls->tmpl)) {
+        data_path = harness_data_folder_fresh();
+        if (!data_path) goto out;
+    }
     struct harness_initial_options io = {
         .lib_path = ls->lib_path,
         .svc_id = o->svc_id,
         .system_name = o->system_name,
-        .data_path = o->data_path,
+        .data_path = data_path,
         .eva_dir = ls->eva_dir,
         .workers = o->workers,
         .log_level = o->log_level,

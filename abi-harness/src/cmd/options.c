@@ -57,8 +57,8 @@ static const struct harness_opt {
     {OPT_SENDER, "sender", "NAME", R | C | B, "primary_sender of calls and frames (default eva.core)"},
     {OPT_DELIVER_UNSUBSCRIBED, "deliver-unsubscribed", NULL, R, "deliver --frame/frame steps even when the library did not subscribe to the topic"},
     {OPT_SYSTEM_NAME, "system-name", "NAME", R | C | B, "system_name in the initial payload (default: host name)"},
-    {OPT_DATA_PATH, "data-path", "DIR", R | C | B, "data_path (default EVA_DIR/runtime/svc_data/ID, created; empty for user nobody)"},
-    {OPT_EVA_DIR, "eva-dir", "DIR", R | C | B, "the EVA ICS dir: core.path, data_path's root, relative library paths of command:, ^include files (default: the template's folder, else the current one)"},
+    {OPT_DATA_PATH, "data-path", "DIR", R | C | B, "data_path, kept between runs (default: a fresh folder of this run, removed at exit; with --eva-dir: EVA_DIR/runtime/svc_data/ID, as on a node; empty for user nobody)"},
+    {OPT_EVA_DIR, "eva-dir", "DIR", R | C | B, "the EVA ICS dir: core.path, data_path's root (kept between runs), relative library paths of command:, ^include files (default: the template's folder, else the current one)"},
     {OPT_FIPS, "fips", NULL, R | C | B, "set fips in the initial payload"},
     {OPT_CALL_TRACING, "call-tracing", NULL, R | C | B, "set call_tracing in the initial payload"},
     {OPT_INITIAL_EXTRA, "initial-extra", "YAML", R | C | B, "a map merged over the initial payload's top level (e.g. '{realtime: {}}')"},
@@ -117,7 +117,10 @@ void harness_options_usage(enum harness_subcommand cmd, int to_stderr)
               "  not-ready             before svc_prepare every listed method answers NOT_READY (WARN: a SHOULD)\n"
               "  result-modes          full lifecycles in swap and copy GET_RPC_RESULT modes agree\n"
               "  method-bytes          odd method names (empty, non-UTF-8, NUL, 64 KiB, guard page) -> METHOD_NOT_FOUND\n"
-              "  garbage-payloads      garbage params: no crash, non-MessagePack refused, results fetchable\n"
+              "  garbage-payloads      garbage params: FAIL on a crash, a hang, a reply that is not MessagePack, a\n"
+              "                        result not fetchable, or a method that answers otherwise after the garbage;\n"
+              "                        WARN when a method whose info lists params accepts non-MessagePack; a\n"
+              "                        method that answers garbage as it answers no payload takes none: PASS\n"
               "  frames                garbage frames from several threads: no crash\n"
               "  terminate             svc_terminate returns 0 in time, then no op calls for 300 ms\n"
               "  op-buffers            op buffers of a lifecycle and a call of each method, read as the launcher\n"

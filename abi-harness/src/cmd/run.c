@@ -9,6 +9,7 @@
 
 #include "action_ledger.h"
 #include "bus.h"
+#include "data_folder.h"
 #include "exit_codes.h"
 #include "frame_log.h"
 #include "initial_payload.h"
@@ -70,6 +71,7 @@ static void harness_run_watchdog_hook(void *ud)
 {
     struct harness_run_ctx *ctx = ud;
     harness_action_ledger_report(&ctx->ledger, 0);
+    harness_data_folder_remove(); /* the watchdog exits next */
 }
 
 /* the runtime rule found a call that never returns on a node */
@@ -77,7 +79,11 @@ static void harness_run_on_hang(void *ud, const struct harness_hang *hang)
 {
     (void)ud;
     (void)hang; /* already on stderr */
+    /* what was published before the hang (SVC/ST ready, when the hang is in svc_launch) is printed
+     * before the exit, every time: the bus consumer prints frames on its own thread */
+    harness_bus_wait_processed(harness_bus_pushed(), 1.0);
     harness_log(HARNESS_LOG_ERROR, "exiting with %d (would hang on a node) instead of hanging", HARNESS_EXIT_HANG);
+    harness_data_folder_remove();
     harness_output_emergency_flush();
     _exit(HARNESS_EXIT_HANG);
 }

@@ -177,6 +177,7 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     harness_initial_str(pk, eva_dir);
     harness_initial_str(pk, "log_level");
     msgpack_pack_uint8(pk, (uint8_t)opts->log_level);
+    out->log_level = opts->log_level;
     harness_initial_str(pk, "active");
     harness_initial_bool(pk, opts->core_active);
 

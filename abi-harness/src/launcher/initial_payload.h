@@ -53,6 +53,7 @@ struct harness_initial {
     char *data_path;
     char *bus_path;     /* bus.path as sent */
     double bus_timeout; /* bus.timeout, or timeout.default when nil */
+    int log_level; /* core.log_level: the launcher's own bus log lines follow it too */
 };
 
 /* 0; -1 with a message in err (bad input: usage); -2 when the service

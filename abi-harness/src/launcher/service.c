@@ -133,6 +133,24 @@ void harness_service_publish_status(const char *status)
     msgpack_sbuffer_destroy(&sbuf);
 }
 
+/* eva4-sdk src/service.rs svc_mark_ready, after SVC/ST ready: the launcher
+ * logs "<description> started (<id>)" at info, which its bus logger
+ * publishes as LOG/IN/info with the text as the payload (not MessagePack) */
+static void harness_service_publish_started(struct harness_service *svc)
+{
+    if (svc->initial->log_level > HARNESS_LOG_INFO) return;
+    char *description = harness_service_info_description(svc->info, svc->info_len);
+    struct harness_strbuf text = HARNESS_STRBUF_INIT;
+    harness_strbuf_appendf(&text, "%s started (%s)", description, svc->initial->svc_id);
+    /* a real bus has the launcher's logger (LOG/IN/<level>, QoS 0, the same filter) */
+    if (harness_bus_is_real())
+        harness_bus_launcher_log(HARNESS_LOG_INFO, text.data);
+    else if (harness_bus_publish(EVA_TOPIC_LOG_INPUT_PREFIX "info", text.data, text.len) < 0)
+        harness_log(HARNESS_LOG_WARN, "the outgoing queue is full: the \"started\" log line not published");
+    harness_strbuf_destroy(&text);
+    free(description);
+}
+
 int harness_service_bring_up(struct harness_service *svc)
 {
     /* eva4 svc/ffi/src/main.rs: init_rpc (routing starts) before svc_prepare, so a call that
@@ -155,14 +173,8 @@ int harness_service_bring_up(struct harness_service *svc)
     }
     /* eva4-sdk src/service.rs svc_mark_ready: SVC/ST ready, then ACTIVE = true */
     harness_service_publish_status("ready");
+    harness_service_publish_started(svc);
     harness_bus_set_active(1);
-    /* eva4 svc/ffi/src/main.rs: info!("{} started ({})", description, id) after svc_mark_ready */
-    char *desc = harness_service_info_description(svc->info, svc->info_len);
-    struct harness_strbuf started = HARNESS_STRBUF_INIT;
-    harness_strbuf_appendf(&started, "%s started (%s)", desc, svc->initial->svc_id);
-    harness_bus_launcher_log(HARNESS_LOG_INFO, started.data);
-    harness_strbuf_destroy(&started);
-    free(desc);
     HARNESS_SVC_INFO(svc, "service %s is ready", svc->initial->svc_id);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "msgpack_map.h"
 #include "xalloc.h"
 
 static int harness_info_key(const msgpack_object *k, const char *name)
@@ -135,15 +136,11 @@ char *harness_service_info_description(const char *info, size_t len)
     msgpack_zone_init(&zone, 1024);
     msgpack_object obj;
     size_t off = 0;
-    char *desc = NULL;
-    if (info && msgpack_unpack(info, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS &&
-        obj.type == MSGPACK_OBJECT_MAP) {
-        for (uint32_t i = 0; i < obj.via.map.size && !desc; i++) {
-            const msgpack_object_kv *kv = &obj.via.map.ptr[i];
-            if (harness_info_key(&kv->key, "description") && kv->val.type == MSGPACK_OBJECT_STR)
-                desc = harness_xstrndup(kv->val.via.str.ptr, kv->val.via.str.size);
-        }
+    char *out = NULL;
+    if (info && msgpack_unpack(info, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *d = harness_msgpack_map_get(&obj, "description");
+        if (d && d->type == MSGPACK_OBJECT_STR) out = harness_xstrndup(d->via.str.ptr, d->via.str.size);
     }
     msgpack_zone_destroy(&zone);
-    return desc ? desc : harness_xstrdup("");
+    return out ? out : harness_xstrdup("");
 }

@@ -12,9 +12,10 @@
 
 /* 0 when info decodes as service info; -1 with the reason in why */
 int harness_service_info_decode(const char *info, size_t len, struct harness_strbuf *why);
+/* the info's description (malloc'd; "" when it has none), as the launcher
+ * names the service in its "<description> started (<id>)" log line */
+char *harness_service_info_description(const char *info, size_t len);
 /* the launcher's info for a library that gave none (malloc'd MessagePack) */
 char *harness_service_info_dummy(size_t *len);
-/* the info's description (malloc'd; "" when it has none) */
-char *harness_service_info_description(const char *info, size_t len);
 
 #endif

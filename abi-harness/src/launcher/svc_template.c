@@ -183,3 +183,9 @@ char *harness_svc_template_resolve_library(const char *library_path, const char 
     harness_strbuf_appendf(&p, "%s/%s", eva_dir, library_path);
     return harness_strbuf_detach(&p, NULL);
 }
+
+int harness_svc_template_user_nobody(const struct harness_svc_template *tmpl)
+{
+    const msgpack_object *u = tmpl->user;
+    return u && u->type == MSGPACK_OBJECT_STR && u->via.str.size == 6 && !memcmp(u->via.str.ptr, "nobody", 6);
+}

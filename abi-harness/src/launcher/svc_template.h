@@ -50,6 +50,8 @@ int harness_svc_template_number(const msgpack_object *o, double *out);
 int harness_svc_template_args(const struct harness_svc_template *tmpl, struct harness_launcher_args *args,
                               struct harness_strbuf *err);
 void harness_launcher_args_destroy(struct harness_launcher_args *args);
+/* user: nobody (the node then gives no data_path) */
+int harness_svc_template_user_nobody(const struct harness_svc_template *tmpl);
 /* eva4 svc/ffi/src/main.rs: a relative library path is taken from the EVA dir (malloc'd) */
 char *harness_svc_template_resolve_library(const char *library_path, const char *eva_dir);
 
