@@ -92,10 +92,12 @@ run: deps all
 test: test-deps all
 	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/run-all.sh
 
-# The benchmark suite against the C reference service: one table (tests/bench-suite.sh).
+# The benchmark suite against the C reference service: one table (tests/bench-suite.sh);
+# then the figures through a real busrtd when ../shared/real is there (tests/bench-bus.sh).
 .PHONY: bench
 bench: deps all
 	BUILD=$(BUILD) bash tests/bench-suite.sh
+	BUILD=$(BUILD) bash tests/bench-bus.sh
 
 # Hardening. `make fuzz SECONDS=N`: each libFuzzer target (fuzz/) N seconds,
 # two at a time. `make sanitize`: the ASan/UBSan harness, the library under

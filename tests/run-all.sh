@@ -116,6 +116,11 @@ for t in tests/realnode/test_*.py; do
     count_lines "realnode/$name" "$LOGS/realnode-$name.log" $rc
 done
 
+echo "== BUS/RT client and the bus commands against busrtd (abi-harness/tests/busrt.sh)"
+bash abi-harness/tests/busrt.sh "$BUILD" >"$LOGS/busrt.log" 2>&1; rc=$?
+grep -E '^(FAIL|SKIP|NEEDS) ' "$LOGS/busrt.log"
+if grep -q '^NEEDS ' "$LOGS/busrt.log" && [ "$rc" = 0 ]; then :; else count_lines busrt "$LOGS/busrt.log" $rc; fi
+
 echo "== fuzz smoke (libFuzzer, each target ${FUZZ_SMOKE_SECONDS:-20} s; make fuzz runs longer)"
 BUILD=$BUILD SWIFT=$SWIFT bash fuzz/run.sh --smoke --jobs 3 --seconds "${FUZZ_SMOKE_SECONDS:-20}" \
     >"$LOGS/fuzz.log" 2>&1; rc=$?

@@ -14,7 +14,9 @@ void bench_options_usage(FILE *f)
 {
     fputs("usage: abi-harness bench LIB [--config svc.yml] --call METHOD [PARAMS] [--call ...]\n"
           "                       [--threads N] [--seconds S | --count N] [--vs LIB2 [--vs-config svc2.yml]]\n"
-          "       abi-harness bench LIB [--config svc.yml] --frame TOPIC PAYLOAD [same options]\n\n"
+          "       abi-harness bench LIB [--config svc.yml] --frame TOPIC PAYLOAD [same options]\n"
+          "       abi-harness bench --bus PATH|HOST:PORT --target NAME --call METHOD [PARAMS] [...]: end to end\n"
+          "                       through a real broker (abi-harness bench --bus --help)\n\n"
           "Measures what a library costs per call. LIB is started as the launcher does (svc_init, bus up,\n"
           "svc_prepare, svc_launch); then N bench threads call svc_on_rpc_call and, on the same thread,\n"
           "eva_svc_get_result with a buffer of exactly the returned size, directly (no pool in between).\n"

@@ -54,13 +54,14 @@ int harness_launch_setup(struct harness_launch_setup *ls, const struct harness_o
         .eva_dir = ls->eva_dir,
         .workers = o->workers,
         .log_level = o->log_level,
-        /* the core is inactive while services start */
-        .core_active = 0,
+        /* the core is inactive while services start; on a live node (attach) it is up */
+        .core_active = o->live_core,
         .fail_mode = o->fail_mode,
         .fips = o->fips,
         .call_tracing = o->call_tracing,
         .queue_size = o->queue_size ? o->queue_size : ls->args.command_queue_size,
         .extra = o->initial_extra ? &extra : NULL,
+        .bus_path = o->bus_path,
     };
     int brc = harness_initial_payload_build(&ls->tmpl, &io, &ls->initial, &err);
     if (brc == -2) rc = HARNESS_EXIT_LAUNCH;

@@ -3,11 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "bench.h"
+#include "bench_bus_e2e.h"
+#include "bus_call.h"
 #include "check.h"
 #include "exit_codes.h"
+#include "launch.h"
 #include "options.h"
 #include "run.h"
+#include "serve_test.h"
 #include "signals.h"
 
 #define HARNESS_VERSION "0.1.0"
@@ -40,6 +45,14 @@ static void harness_main_usage(FILE *f)
           "                        published frames as JSON lines, stop it in order\n"
           "  check LIB [options]   ABI conformance checks, each in a child process of its own\n"
           "  bench LIB [options]   time per call/frame of a library, alone or --vs another in one process\n"
+          "  launch [opts] LIB     on a node, in place of svc/eva-ffi (command: in a service template)\n"
+          "  attach LIB --config TEMPLATE --bus PATH|HOST:PORT\n"
+          "                        the library as an external service on a live node's bus\n"
+          "  bench --bus ADDR ...  calls/s and latency of any service through a real BUS/RT broker\n"
+          "  call --bus ADDR TARGET METHOD [PARAMS]\n"
+          "                        one RPC call through a real BUS/RT broker, the reply as `run` prints it\n"
+          "  serve-test --bus ADDR --name NAME\n"
+          "                        a bare bus service answering `test` (the broker's share in a bench)\n"
           "  help [command]        help of a command\n\n"
           "Run `abi-harness <command> --help` for the options of a command.\n"
           "abi-harness --version prints the version.\n",
@@ -69,9 +82,24 @@ int main(int argc, char **argv)
         return HARNESS_EXIT_OK;
     }
     enum harness_subcommand cmd;
+    /* launch and attach parse their own command lines (launch: eva-ffi's) */
+    if (!strcmp(argv[1], "launch")) return harness_launch_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "attach")) return harness_attach_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "call")) return harness_call_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "serve-test")) return harness_serve_test_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "bench") && harness_bench_bus_e2e_wanted(argc - 2, argv + 2))
+        return harness_bench_bus_e2e_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "help")) {
         if (argc < 3) {
             harness_main_usage(stdout);
+            return HARNESS_EXIT_OK;
+        }
+        char help[] = "--help";
+        char *help_argv[] = {help, NULL};
+        if (!strcmp(argv[2], "launch")) return harness_launch_main(1, help_argv);
+        if (!strcmp(argv[2], "attach")) return harness_attach_main(1, help_argv);
+        if (!strcmp(argv[2], "call") || !strcmp(argv[2], "serve-test")) {
+            (argv[2][0] == 'c' ? harness_call_usage : harness_serve_test_usage)(stdout);
             return HARNESS_EXIT_OK;
         }
         if (harness_main_command(argv[2], &cmd) < 0) {

@@ -56,6 +56,8 @@ struct harness_options {
     int fips;
     int call_tracing;
     const char *initial_extra;
+    const char *bus_path; /* attach --bus: bus.path of the initial payload */
+    int live_core;        /* attach: core.active true (a live node's core is up) */
     /* check */
     const char *only;
     double time_limit;

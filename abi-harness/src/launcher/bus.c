@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus_model.h"
+#include "bus_state.h"
 #include "clock.h"
 #include "exit_codes.h"
 #include "output.h"
@@ -17,98 +19,14 @@
 #include "strbuf.h"
 #include "xalloc.h"
 
-/* misuse warnings shown before they are only counted */
-#define HARNESS_BUS_MISUSE_SHOWN 20
-
-static struct {
-    struct harness_bus_config cfg;
-    struct harness_out_queue queue;
-    struct harness_topic_set subscriptions;
-    pthread_t consumer;
-    int started;
-    atomic_int connected;
-    atomic_int active;
-    atomic_int terminated;
-    atomic_int detached;
-    atomic_int inflight;
-    double terminated_at;
-    atomic_ulong ops, publish, subscribe, rpc_calls, rpc_results, logs, busy, not_ready, invalid, misuse;
-    atomic_ulong after_terminate;
-    atomic_ulong no_nul[HARNESS_NUL_SLOTS];
-    atomic_ulong empty_topics, stale_results, logs_dropped;
-    atomic_int poc;
-    atomic_int after_terminate_first_op;
-    _Atomic double after_terminate_first_delay;
-} harness_bus;
-
-const char *const harness_nul_slot_names[HARNESS_NUL_SLOTS] = {"SUBSCRIBE_TOPIC", "UNSUBSCRIBE_TOPIC",
-                                                               "PUBLISH_TOPIC",   "RPC_CALL",
-                                                               "LOG_*",           "POC"};
-
-const char *harness_bus_op_name(int op)
-{
-    switch (op) {
-    case EVA_FFI_SVC_OP_IS_ACTIVE: return "IS_ACTIVE";
-    case EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC: return "SUBSCRIBE_TOPIC";
-    case EVA_FFI_SVC_OP_UNSUBSCRIBE_TOPIC: return "UNSUBSCRIBE_TOPIC";
-    case EVA_FFI_SVC_OP_PUBLISH_TOPIC: return "PUBLISH_TOPIC";
-    case EVA_FFI_SVC_OP_RPC_CALL: return "RPC_CALL";
-    case EVA_FFI_SVC_OP_GET_RPC_RESULT: return "GET_RPC_RESULT";
-    case EVA_FFI_SVC_OP_LOG_TRACE: return "LOG_TRACE";
-    case EVA_FFI_SVC_OP_LOG_DEBUG: return "LOG_DEBUG";
-    case EVA_FFI_SVC_OP_LOG_INFO: return "LOG_INFO";
-    case EVA_FFI_SVC_OP_LOG_WARN: return "LOG_WARN";
-    case EVA_FFI_SVC_OP_LOG_ERROR: return "LOG_ERROR";
-    case EVA_FFI_SVC_OP_TERMINATE: return "TERMINATE";
-    case EVA_FFI_SVC_OP_POC: return "POC";
-    default: return "unknown op";
-    }
-}
-
-static void harness_bus_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void harness_bus_misuse(const char *fmt, ...)
-{
-    unsigned long n = atomic_fetch_add(&harness_bus.misuse, 1) + 1;
-    if (n > HARNESS_BUS_MISUSE_SHOWN) return;
-    struct harness_strbuf sb = HARNESS_STRBUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    harness_strbuf_vappendf(&sb, fmt, ap);
-    va_end(ap);
-    harness_log(HARNESS_LOG_WARN, "ABI misuse: %s%s", harness_strbuf_cstr(&sb),
-                n == HARNESS_BUS_MISUSE_SHOWN ? " (further misuse warnings are only counted)" : "");
-    harness_strbuf_destroy(&sb);
-}
-
-static int32_t harness_bus_invalid(const char *op, const char *why, enum harness_op_read r)
-{
-    atomic_fetch_add(&harness_bus.invalid, 1);
-    int code = harness_op_read_code(r);
-    harness_bus_misuse("%s: %s (%d)", op, why, code);
-    return code;
-}
-
-/* which no_nul counter an op uses */
-static int harness_bus_nul_slot(int16_t op)
-{
-    switch (op) {
-    case EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC: return HARNESS_NUL_SUBSCRIBE;
-    case EVA_FFI_SVC_OP_UNSUBSCRIBE_TOPIC: return HARNESS_NUL_UNSUBSCRIBE;
-    case EVA_FFI_SVC_OP_PUBLISH_TOPIC: return HARNESS_NUL_PUBLISH;
-    case EVA_FFI_SVC_OP_RPC_CALL: return HARNESS_NUL_RPC_CALL;
-    case EVA_FFI_SVC_OP_POC: return HARNESS_NUL_POC;
-    default: return HARNESS_NUL_LOG;
-    }
-}
+struct harness_bus_state harness_bus;
 
 static void *harness_bus_consumer_main(void *arg)
 {
     (void)arg;
     struct harness_out_frame *f;
     while ((f = harness_out_queue_pop(&harness_bus.queue)) != NULL) {
-        if (harness_bus.cfg.core) harness_mock_core_on_frame(harness_bus.cfg.core, f->topic, f->payload, f->payload_len);
-        if (harness_bus.cfg.frame_sink) harness_bus.cfg.frame_sink(harness_bus.cfg.sink_ud, f);
+        harness_bus.backend.send(harness_bus.backend.ud, f);
         harness_out_queue_done(&harness_bus.queue, f);
     }
     return NULL;
@@ -117,6 +35,8 @@ static void *harness_bus_consumer_main(void *arg)
 void harness_bus_start(const struct harness_bus_config *cfg)
 {
     harness_bus.cfg = *cfg;
+    if (cfg->backend) harness_bus.backend = *cfg->backend;
+    else harness_bus_model_backend(&harness_bus.backend, &harness_bus.cfg);
     harness_out_queue_init(&harness_bus.queue, cfg->queue_size);
     harness_topic_set_init(&harness_bus.subscriptions);
     atomic_store(&harness_bus.active, 0); /* eva4-sdk service.rs ACTIVE: false until svc_mark_ready */
@@ -128,9 +48,14 @@ void harness_bus_start(const struct harness_bus_config *cfg)
     harness_bus.started = 1;
 }
 
-void harness_bus_connect(void)
+int harness_bus_connect(void)
 {
+    if (harness_bus.backend.connect) {
+        int rc = harness_bus.backend.connect(harness_bus.backend.ud);
+        if (rc < 0) return rc;
+    }
     atomic_store(&harness_bus.connected, 1);
+    return 0;
 }
 
 int harness_bus_is_connected(void)
@@ -149,30 +74,6 @@ void harness_bus_mark_terminated(void)
     atomic_store(&harness_bus.terminated, 1);
 }
 
-/* a buffer the launcher accepts although the ABI text asks for a final NUL:
- * counted per op, told once per op */
-static void harness_bus_note_no_nul(int16_t op)
-{
-    int slot = harness_bus_nul_slot(op);
-    if (atomic_fetch_add(&harness_bus.no_nul[slot], 1) == 0)
-        harness_log(HARNESS_LOG_WARN,
-                    "%s buffer without a final NUL: the ABI text asks for one, the launcher accepts it "
-                    "(abi-and-launcher.md, \"Buffers passed through the op function\")",
-                    harness_bus_op_name(op));
-}
-
-/* eva4 svc/ffi/src/main.rs str_vec_from_ebuf_raw: an empty topic makes the launcher loop for ever */
-static void harness_bus_empty_topic(int16_t op)
-{
-    atomic_fetch_add(&harness_bus.empty_topics, 1);
-    char report[200];
-    snprintf(report, sizeof report,
-             "hangs on a node: %s with an empty topic (two NULs in a row or a leading NUL): the launcher loops "
-             "for ever reading it",
-             harness_bus_op_name(op));
-    harness_runtime_report_hang(report);
-}
-
 /* eva4 svc/ffi/src/main.rs svc_op SubscribeTopic/UnsubscribeTopic */
 static int32_t harness_bus_subscribe(int16_t op, struct EvaFFIBuffer *buf)
 {
@@ -187,9 +88,23 @@ static int32_t harness_bus_subscribe(int16_t op, struct EvaFFIBuffer *buf)
     if (r != HARNESS_OP_READ_OK) return harness_bus_invalid(harness_bus_op_name(op), "topics are not UTF-8 or no buffer", r);
     if (!had_nul) harness_bus_note_no_nul(op);
     /* eva4 svc/ffi/src/main.rs bus_task!: try_send on the bounded command queue, full -> BUSY */
-    if (harness_out_queue_is_full(&harness_bus.queue) ||
-        harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_SUBSCRIBE_BUSY)) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+    int busy = harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_SUBSCRIBE_BUSY);
+    if (!busy && harness_bus.backend.queues_subscriptions) {
+        /* the frame carries the topics NUL-separated, as the buffer had them */
+        struct harness_strbuf list = HARNESS_STRBUF_INIT;
+        for (size_t i = 0; i < count; i++) {
+            if (i) harness_strbuf_append(&list, "", 1);
+            harness_strbuf_append(&list, topics[i].data, topics[i].len);
+        }
+        enum harness_out_kind kind =
+            op == EVA_FFI_SVC_OP_SUBSCRIBE_TOPIC ? HARNESS_OUT_SUBSCRIBE : HARNESS_OUT_UNSUBSCRIBE;
+        busy = harness_out_queue_push_kind(&harness_bus.queue, kind, "", 0, list.data, list.len) < 0;
+        harness_strbuf_destroy(&list);
+    } else if (!busy) {
+        busy = harness_out_queue_is_full(&harness_bus.queue);
+    }
+    if (busy) {
+        harness_bus_note_busy();
         free(topics);
         return EVA_ERR_CODE_BUSY;
     }
@@ -219,7 +134,7 @@ static int32_t harness_bus_publish_op(struct EvaFFIBuffer *buf)
     if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_PUBLISH_TOPIC);
     if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_PUBLISH_BUSY) ||
         harness_out_queue_push(&harness_bus.queue, topic.data, topic.len, payload.data, payload.len) < 0) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         return EVA_ERR_CODE_BUSY;
     }
     atomic_fetch_add(&harness_bus.publish, 1);
@@ -235,37 +150,17 @@ static int32_t harness_bus_rpc_call(struct EvaFFIBuffer *buf)
     if (r != HARNESS_OP_READ_OK) return harness_bus_invalid("RPC_CALL", "target/method not UTF-8 or no buffer", r);
     if (!had_nul) harness_bus_note_no_nul(EVA_FFI_SVC_OP_RPC_CALL);
     if (harness_out_queue_is_full(&harness_bus.queue)) {
-        atomic_fetch_add(&harness_bus.busy, 1);
+        harness_bus_note_busy();
         return EVA_ERR_CODE_BUSY;
     }
     harness_runtime_before_rpc(t.data, t.len, m.data, m.len);
     atomic_fetch_add(&harness_bus.rpc_calls, 1);
     char *target = harness_xstrndup(t.data, t.len);
     char *method = harness_xstrndup(m.data, m.len);
-    int32_t rc;
     char *out = NULL;
     size_t out_len = 0;
-    if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_TIMEOUT)) {
-        harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: injected timeout", target, method);
-        harness_clock_sleep(harness_bus.cfg.rpc_timeout);
-        rc = EVA_ERR_CODE_TIMEOUT;
-    } else if (harness_fault_hit(harness_bus.cfg.faults, HARNESS_FAULT_RPC_ERROR)) {
-        harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: injected error %d", target, method,
-                    harness_bus.cfg.faults->rpc_error_code);
-        rc = harness_bus.cfg.faults->rpc_error_code;
-    } else {
-        rc = harness_bus.cfg.core ? harness_mock_core_call(harness_bus.cfg.core, target, method, params.data,
-                                                          params.len, &out, &out_len)
-                                  : EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED;
-        if (rc == EVA_ERR_CODE_BUS_CLIENT_NOT_REGISTERED) {
-            /* eva4 svc/ffi/src/main.rs safe_rpc_call(.., TIMEOUT): a peer not on the bus is not an
-             * error at once, the call waits out timeout.default */
-            harness_log(HARNESS_LOG_DEBUG, "rpc %s %s: no such peer on the bus, waiting timeout.default (%g s)",
-                        target, method, harness_bus.cfg.rpc_timeout);
-            harness_clock_sleep(harness_bus.cfg.rpc_timeout);
-            rc = EVA_ERR_CODE_TIMEOUT;
-        }
-    }
+    int32_t rc = harness_bus.backend.rpc_call(harness_bus.backend.ud, target, method, params.data, params.len, &out,
+                                              &out_len);
     if (harness_output_level() <= HARNESS_LOG_DEBUG) {
         struct harness_strbuf sb = HARNESS_STRBUF_INIT;
         harness_payload_json_describe(&sb, params.data, params.len);
@@ -333,17 +228,6 @@ static int harness_bus_log_level(int16_t op)
     }
 }
 
-static void harness_bus_note_after_terminate(int16_t op)
-{
-    if (!atomic_load(&harness_bus.terminated)) return;
-    if (atomic_fetch_add(&harness_bus.after_terminate, 1) == 0) {
-        atomic_store(&harness_bus.after_terminate_first_op, op);
-        atomic_store(&harness_bus.after_terminate_first_delay, harness_clock_now() - harness_bus.terminated_at);
-        harness_log(HARNESS_LOG_WARN, "%s called after svc_terminate returned (a node's launcher is exiting then)",
-                    harness_bus_op_name(op));
-    }
-}
-
 static int32_t harness_bus_op_inner(int16_t op, struct EvaFFIBuffer *buf);
 
 int32_t harness_bus_op(int16_t op, struct EvaFFIBuffer *buf)
@@ -380,7 +264,7 @@ static int32_t harness_bus_log(int16_t op, struct EvaFFIBuffer *buf)
         return EVA_OK;
     }
     atomic_fetch_add(&harness_bus.logs, 1);
-    harness_output_library_log(harness_bus_log_level(op), text.data, text.len);
+    harness_bus.backend.log(harness_bus.backend.ud, harness_bus_log_level(op), text.data, text.len);
     return EVA_OK;
 }
 
@@ -461,7 +345,20 @@ static int32_t harness_bus_op_inner(int16_t op, struct EvaFFIBuffer *buf)
 
 int harness_bus_publish(const char *topic, const char *payload, size_t len)
 {
+    if (harness_bus.backend.publish_now)
+        return harness_bus.backend.publish_now(harness_bus.backend.ud, topic, payload, len);
     return harness_out_queue_push(&harness_bus.queue, topic, strlen(topic), payload, len);
+}
+
+int harness_bus_is_real(void)
+{
+    return harness_bus.cfg.backend != NULL;
+}
+
+void harness_bus_launcher_log(int level, const char *text)
+{
+    /* the modelled run prints the launcher's own lines itself */
+    if (harness_bus.cfg.backend) harness_bus.backend.log(harness_bus.backend.ud, level, text, strlen(text));
 }
 
 uint64_t harness_bus_pushed(void)
@@ -480,6 +377,7 @@ void harness_bus_stop(void)
     harness_out_queue_close(&harness_bus.queue);
     pthread_join(harness_bus.consumer, NULL);
     harness_bus.started = 0;
+    if (harness_bus.backend.disconnect) harness_bus.backend.disconnect(harness_bus.backend.ud);
     /* the queue and subscription set stay allocated: library threads that
      * outlive svc_terminate may still call the op function */
 }
@@ -493,28 +391,6 @@ int harness_bus_detach(double timeout)
         harness_clock_sleep(0.001);
     }
     return 0;
-}
-
-void harness_bus_get_stats(struct harness_bus_stats *out)
-{
-    out->ops = atomic_load(&harness_bus.ops);
-    out->publish = atomic_load(&harness_bus.publish);
-    out->subscribe = atomic_load(&harness_bus.subscribe);
-    out->rpc_calls = atomic_load(&harness_bus.rpc_calls);
-    out->rpc_results = atomic_load(&harness_bus.rpc_results);
-    out->logs = atomic_load(&harness_bus.logs);
-    out->busy = atomic_load(&harness_bus.busy);
-    out->not_ready = atomic_load(&harness_bus.not_ready);
-    out->invalid = atomic_load(&harness_bus.invalid);
-    out->misuse = atomic_load(&harness_bus.misuse);
-    out->after_terminate = atomic_load(&harness_bus.after_terminate);
-    for (int i = 0; i < HARNESS_NUL_SLOTS; i++) out->no_nul[i] = atomic_load(&harness_bus.no_nul[i]);
-    out->empty_topics = atomic_load(&harness_bus.empty_topics);
-    out->stale_results = atomic_load(&harness_bus.stale_results);
-    out->logs_dropped = atomic_load(&harness_bus.logs_dropped);
-    out->poc = atomic_load(&harness_bus.poc);
-    out->after_terminate_first_op = atomic_load(&harness_bus.after_terminate_first_op);
-    out->after_terminate_first_delay = atomic_load(&harness_bus.after_terminate_first_delay);
 }
 
 struct harness_topic_set *harness_bus_subscriptions(void)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus_backend.h"
 #include "eva_ffi.h"
 #include "mock_core.h"
 #include "out_queue.h"
@@ -32,6 +33,9 @@ struct harness_bus_config {
      * library); NULL: on_terminate (stop as at a stop), or exit */
     void (*on_poc)(void *ud, const char *text, size_t len);
     void *poc_ud;
+    /* the bus behind the op function; NULL: the modelled bus over core,
+     * faults, rpc_timeout and frame_sink (bus_model.h) */
+    const struct harness_bus_backend *backend;
 };
 
 /* ops whose buffer came without the final NUL the ABI text asks for */
@@ -64,8 +68,9 @@ struct harness_bus_stats {
 
 /* start the consumer; the bus is not connected yet (ops answer NOT_READY) */
 void harness_bus_start(const struct harness_bus_config *cfg);
-/* connected: bus ops work from now on */
-void harness_bus_connect(void);
+/* connected (the backend's connect): bus ops work from now on; 0, or the
+ * backend's negative bus error code (still not connected) */
+int harness_bus_connect(void);
 int harness_bus_is_connected(void);
 /* IS_ACTIVE's answer; 0 from the moment the service is stopping */
 void harness_bus_set_active(int active);
@@ -73,6 +78,11 @@ void harness_bus_set_active(int active);
 int32_t harness_bus_op(int16_t op, struct EvaFFIBuffer *buf);
 /* the launcher's own frames (SVC/ST): never faulted; -1 when the queue is full */
 int harness_bus_publish(const char *topic, const char *payload, size_t len);
+/* a line of the launcher's own log (e.g. "<description> started (<id>)")
+ * on a real bus's LOG/IN/<level>; the modelled bus leaves it to the run */
+void harness_bus_launcher_log(int level, const char *text);
+/* 1 when a real bus is behind the op function (launch, attach) */
+int harness_bus_is_real(void);
 /* sequence number of the last frame pushed so far */
 uint64_t harness_bus_pushed(void);
 /* wait until the consumer handled every frame up to seq; -1 on timeout */

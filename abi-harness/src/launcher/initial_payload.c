@@ -187,9 +187,16 @@ int harness_initial_payload_build(const struct harness_svc_template *tmpl, const
     harness_initial_str(pk, "type");
     harness_initial_str(pk, "native");
     const msgpack_object *bus_path = tmpl->bus ? harness_msgpack_map_get(tmpl->bus, "path") : NULL;
+    if (opts->bus_path) out->bus_path = harness_xstrdup(opts->bus_path);
+    else if (bus_path && bus_path->type == MSGPACK_OBJECT_STR)
+        out->bus_path = harness_xstrndup(bus_path->via.str.ptr, bus_path->via.str.size);
+    else out->bus_path = harness_xstrdup("var/bus.ipc");
     harness_initial_str(pk, "path");
-    if (bus_path && bus_path->type == MSGPACK_OBJECT_STR) msgpack_pack_object(pk, *bus_path);
-    else harness_initial_str(pk, "var/bus.ipc");
+    harness_initial_str(pk, out->bus_path);
+    /* eva4-common services.rs bus_config: timeout nil -> timeout.default */
+    const msgpack_object *bus_timeout = tmpl->bus ? harness_msgpack_map_get(tmpl->bus, "timeout") : NULL;
+    if (!bus_timeout || !harness_svc_template_number(bus_timeout, &out->bus_timeout) || !(out->bus_timeout > 0))
+        out->bus_timeout = out->timeout_default;
     harness_initial_bus_number(pk, tmpl, "timeout", out->timeout_default, 0);
     harness_initial_bus_number(pk, tmpl, "buf_size", 8192, 1);
     harness_initial_bus_number(pk, tmpl, "buf_ttl", 10, 1);
@@ -292,5 +299,6 @@ void harness_initial_payload_destroy(struct harness_initial *initial)
     free(initial->svc_id);
     free(initial->system_name);
     free(initial->data_path);
+    free(initial->bus_path);
     memset(initial, 0, sizeof *initial);
 }

@@ -37,6 +37,7 @@ struct harness_initial_options {
     int fips;
     int call_tracing;
     size_t queue_size;       /* the launcher's command queue (--command-queue-size) */
+    const char *bus_path;    /* NULL: the template's bus.path (attach: --bus) */
     const msgpack_object *extra; /* a map merged over the top level, or NULL */
 };
 
@@ -50,6 +51,8 @@ struct harness_initial {
     char *svc_id;
     char *system_name;
     char *data_path;
+    char *bus_path;     /* bus.path as sent */
+    double bus_timeout; /* bus.timeout, or timeout.default when nil */
     int log_level; /* core.log_level: the launcher's own bus log lines follow it too */
 };
 

@@ -38,9 +38,16 @@ int harness_out_queue_is_full(struct harness_out_queue *q)
 int harness_out_queue_push(struct harness_out_queue *q, const char *topic, size_t topic_len, const char *payload,
                            size_t payload_len)
 {
+    return harness_out_queue_push_kind(q, HARNESS_OUT_PUBLISH, topic, topic_len, payload, payload_len);
+}
+
+int harness_out_queue_push_kind(struct harness_out_queue *q, enum harness_out_kind kind, const char *topic,
+                                size_t topic_len, const char *payload, size_t payload_len)
+{
     /* allocate outside the lock; one block for header, topic and payload */
     struct harness_out_frame *f = harness_xmalloc(sizeof *f + topic_len + 1 + payload_len);
     f->next = NULL;
+    f->kind = kind;
     f->topic = (char *)(f + 1);
     memcpy(f->topic, topic, topic_len);
     f->topic[topic_len] = '\0';

@@ -9,9 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* what a queued frame asks of the bus; the modelled bus queues only PUBLISH
+ * (it keeps subscriptions itself), a real one sends each kind as a frame */
+enum harness_out_kind {
+    HARNESS_OUT_PUBLISH = 0,
+    HARNESS_OUT_SUBSCRIBE,   /* payload: the topics, NUL-separated */
+    HARNESS_OUT_UNSUBSCRIBE, /* likewise */
+};
+
 struct harness_out_frame {
     struct harness_out_frame *next;
     uint64_t seq;
+    enum harness_out_kind kind;
     char *topic;     /* NUL-terminated, inside the same allocation */
     char *payload;   /* payload_len bytes, inside the same allocation */
     size_t payload_len;
@@ -33,6 +42,9 @@ int harness_out_queue_is_full(struct harness_out_queue *q);
 /* 0, or -1 when full/closed (the caller answers BUSY) */
 int harness_out_queue_push(struct harness_out_queue *q, const char *topic, size_t topic_len, const char *payload,
                            size_t payload_len);
+/* the same for any kind */
+int harness_out_queue_push_kind(struct harness_out_queue *q, enum harness_out_kind kind, const char *topic,
+                                size_t topic_len, const char *payload, size_t payload_len);
 /* blocks; NULL once closed and empty */
 struct harness_out_frame *harness_out_queue_pop(struct harness_out_queue *q);
 /* the consumer is done with a popped frame (frees it) */

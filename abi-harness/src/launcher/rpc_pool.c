@@ -78,6 +78,9 @@ struct harness_pool_job {
     size_t payload_len;
     struct harness_reply *reply;
     sem_t done;
+    /* an asynchronous call: answered through done_fn, the job owns its copies */
+    harness_rpc_done_fn done_fn;
+    void *done_ud;
     /* frames own their copies: sender, topic, payload in one block */
     char *topic;
 };
@@ -130,7 +133,14 @@ static void *harness_pool_thread_main(void *arg)
         /* workers <= 1: nothing is routed while a lifecycle callback holds the one thread */
         harness_runtime_before_route();
 
-        if (job->kind == HARNESS_POOL_CALL) {
+        if (job->kind == HARNESS_POOL_CALL && job->done_fn) {
+            struct harness_reply reply;
+            harness_rpc_invoke(pool->lib, job->sender, job->method, job->method_len, job->payload, job->payload_len,
+                               &reply);
+            job->done_fn(job->done_ud, &reply);
+            harness_reply_clear(&reply);
+            free(job);
+        } else if (job->kind == HARNESS_POOL_CALL) {
             harness_rpc_invoke(pool->lib, job->sender, job->method, job->method_len, job->payload, job->payload_len,
                                job->reply);
             sem_post(&job->done); /* the job lives on the caller's stack */
@@ -195,6 +205,30 @@ void harness_rpc_pool_call(struct harness_rpc_pool *pool, const char *sender, co
     while (sem_wait(&job.done) == -1 && errno == EINTR) {
     }
     sem_destroy(&job.done);
+}
+
+void harness_rpc_pool_call_async(struct harness_rpc_pool *pool, const char *sender, const void *method,
+                                 size_t method_len, const void *payload, size_t payload_len, harness_rpc_done_fn done,
+                                 void *done_ud)
+{
+    size_t slen = strlen(sender) + 1;
+    /* method and payload keep one spare byte each so a zero length still has a valid pointer */
+    struct harness_pool_job *job = harness_xcalloc(1, sizeof *job + slen + method_len + 1 + payload_len + 1);
+    char *p = (char *)(job + 1);
+    job->kind = HARNESS_POOL_CALL;
+    memcpy(p, sender, slen);
+    job->sender = p;
+    p += slen;
+    if (method_len) memcpy(p, method, method_len);
+    job->method = p;
+    job->method_len = method_len;
+    p += method_len + 1;
+    if (payload_len) memcpy(p, payload, payload_len);
+    job->payload = payload_len ? p : NULL;
+    job->payload_len = payload_len;
+    job->done_fn = done;
+    job->done_ud = done_ud;
+    harness_pool_enqueue(pool, job);
 }
 
 void harness_rpc_pool_frame(struct harness_rpc_pool *pool, const char *sender, const char *topic,

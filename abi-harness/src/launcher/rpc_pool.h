@@ -36,6 +36,15 @@ struct harness_rpc_pool *harness_rpc_pool_start(const struct harness_lib *lib, u
 /* blocks until a pool thread ran the call; payload NULL/0 = no payload */
 void harness_rpc_pool_call(struct harness_rpc_pool *pool, const char *sender, const void *method, size_t method_len,
                            const void *payload, size_t payload_len, struct harness_reply *reply);
+/* an answer for a call made with harness_rpc_pool_call_async, on the pool
+ * thread that ran it; the reply is freed after it returns */
+typedef void (*harness_rpc_done_fn)(void *ud, struct harness_reply *reply);
+/* queued; returns at once (sender, method and payload are copied); done
+ * runs on a pool thread when the library answered (a real bus's reader
+ * must not wait for the library) */
+void harness_rpc_pool_call_async(struct harness_rpc_pool *pool, const char *sender, const void *method,
+                                 size_t method_len, const void *payload, size_t payload_len, harness_rpc_done_fn done,
+                                 void *done_ud);
 /* queued; returns at once (the data is copied) */
 void harness_rpc_pool_frame(struct harness_rpc_pool *pool, const char *sender, const char *topic,
                             const void *payload, size_t payload_len);

@@ -21,6 +21,8 @@ const char *harness_service_stop_reason_name(enum harness_stop_reason reason)
     case HARNESS_STOP_SIGNAL: return "a signal";
     case HARNESS_STOP_POC: return "the library's POC";
     case HARNESS_STOP_END: return "the end of the run";
+    case HARNESS_STOP_STDIN: return "stdin (closed, or a byte other than 0x00)";
+    case HARNESS_STOP_BUS_LOST: return "the broker going away";
     default: return "nothing";
     }
 }
@@ -125,7 +127,8 @@ void harness_service_publish_status(const char *status)
     msgpack_pack_map(&pk, 1);
     msgpack_pack_str_with_body(&pk, "status", 6);
     msgpack_pack_str_with_body(&pk, status, strlen(status));
-    if (harness_bus_publish(EVA_TOPIC_SERVICE_STATUS, sbuf.data, sbuf.size) < 0)
+    /* a real bus has logged why (no ack) */
+    if (harness_bus_publish(EVA_TOPIC_SERVICE_STATUS, sbuf.data, sbuf.size) < 0 && !harness_bus_is_real())
         harness_log(HARNESS_LOG_WARN, "the outgoing queue is full: %s status not published", status);
     msgpack_sbuffer_destroy(&sbuf);
 }
@@ -139,7 +142,10 @@ static void harness_service_publish_started(struct harness_service *svc)
     char *description = harness_service_info_description(svc->info, svc->info_len);
     struct harness_strbuf text = HARNESS_STRBUF_INIT;
     harness_strbuf_appendf(&text, "%s started (%s)", description, svc->initial->svc_id);
-    if (harness_bus_publish(EVA_TOPIC_LOG_INPUT_PREFIX "info", text.data, text.len) < 0)
+    /* a real bus has the launcher's logger (LOG/IN/<level>, QoS 0, the same filter) */
+    if (harness_bus_is_real())
+        harness_bus_launcher_log(HARNESS_LOG_INFO, text.data);
+    else if (harness_bus_publish(EVA_TOPIC_LOG_INPUT_PREFIX "info", text.data, text.len) < 0)
         harness_log(HARNESS_LOG_WARN, "the outgoing queue is full: the \"started\" log line not published");
     harness_strbuf_destroy(&text);
     free(description);
@@ -149,8 +155,13 @@ int harness_service_bring_up(struct harness_service *svc)
 {
     /* eva4 svc/ffi/src/main.rs: init_rpc (routing starts) before svc_prepare, so a call that
      * comes in now sees the library's NOT_READY */
-    harness_bus_connect();
     svc->pool = harness_rpc_pool_start(&svc->lib, svc->pool_size);
+    int brc = harness_bus_connect();
+    if (brc < 0) {
+        harness_log(HARNESS_LOG_ERROR, "launch failed: cannot connect to the bus (%d)", brc);
+        svc->bus_error = brc;
+        return HARNESS_EXIT_LAUNCH;
+    }
     if (svc->lib.prepare) {
         harness_runtime_enter("svc_prepare", svc->initial->timeout_startup);
         int16_t rc = svc->lib.prepare();
@@ -193,12 +204,13 @@ static int harness_service_is(const void *method, size_t len, const char *name)
     return len == strlen(name) && memcmp(method, name, len) == 0;
 }
 
-void harness_service_call(struct harness_service *svc, const void *method, size_t method_len, const void *payload,
-                          size_t payload_len, struct harness_reply *reply)
+/* eva4-sdk svc_handle_default_rpc: test, info and stop never reach the library; 1 when answered */
+static int harness_service_call_own(struct harness_service *svc, const void *method, size_t method_len,
+                                    struct harness_reply *reply)
 {
     if (harness_service_is(method, method_len, "test")) {
         memset(reply, 0, sizeof *reply);
-        return;
+        return 1;
     }
     if (harness_service_is(method, method_len, "info")) {
         memset(reply, 0, sizeof *reply);
@@ -207,18 +219,60 @@ void harness_service_call(struct harness_service *svc, const void *method, size_
             reply->payload = harness_xmemdup(svc->info, svc->info_len);
             reply->payload_len = svc->info_len;
         }
-        return;
+        return 1;
     }
     if (harness_service_is(method, method_len, "stop")) {
         memset(reply, 0, sizeof *reply);
         harness_service_request_stop(svc, HARNESS_STOP_CALL);
-        return;
+        return 1;
     }
-    harness_rpc_pool_call(svc->pool, svc->sender, method, method_len, payload, payload_len, reply);
+    return 0;
+}
+
+static void harness_service_note_misuse(const struct harness_reply *reply)
+{
     if (reply->overrun)
         harness_log(HARNESS_LOG_WARN, "ABI misuse: eva_svc_get_result wrote past max / set len > max");
     if (reply->repointed)
         harness_log(HARNESS_LOG_WARN, "ABI misuse: eva_svc_get_result changed the buffer's data pointer");
+}
+
+void harness_service_call(struct harness_service *svc, const void *method, size_t method_len, const void *payload,
+                          size_t payload_len, struct harness_reply *reply)
+{
+    if (harness_service_call_own(svc, method, method_len, reply)) return;
+    harness_rpc_pool_call(svc->pool, svc->sender, method, method_len, payload, payload_len, reply);
+    harness_service_note_misuse(reply);
+}
+
+struct harness_service_async {
+    harness_rpc_done_fn done;
+    void *done_ud;
+};
+
+static void harness_service_async_done(void *ud, struct harness_reply *reply)
+{
+    struct harness_service_async a = *(struct harness_service_async *)ud;
+    free(ud);
+    harness_service_note_misuse(reply);
+    a.done(a.done_ud, reply);
+}
+
+void harness_service_call_async(struct harness_service *svc, const char *sender, const void *method,
+                                size_t method_len, const void *payload, size_t payload_len, harness_rpc_done_fn done,
+                                void *done_ud)
+{
+    struct harness_reply reply;
+    if (harness_service_call_own(svc, method, method_len, &reply)) {
+        done(done_ud, &reply);
+        harness_reply_clear(&reply);
+        return;
+    }
+    struct harness_service_async *a = harness_xmalloc(sizeof *a);
+    a->done = done;
+    a->done_ud = done_ud;
+    harness_rpc_pool_call_async(svc->pool, sender, method, method_len, payload, payload_len,
+                                harness_service_async_done, a);
 }
 
 int harness_service_frame(struct harness_service *svc, const char *topic, const void *payload, size_t payload_len,

@@ -22,6 +22,8 @@ enum harness_stop_reason {
     HARNESS_STOP_SIGNAL,    /* SIGTERM/SIGHUP (and a person's SIGINT) */
     HARNESS_STOP_POC,       /* the library raised POC: stop, then exit 1 */
     HARNESS_STOP_END,       /* the run's steps are done */
+    HARNESS_STOP_STDIN,     /* launch: stdin closed or carried a byte other than 0x00 */
+    HARNESS_STOP_BUS_LOST,  /* launch/attach: the broker went away */
 };
 
 struct harness_service {
@@ -41,6 +43,7 @@ struct harness_service {
     pthread_cond_t stop_cond;
     enum harness_stop_reason stop_reason;
     double terminate_seconds;
+    int bus_error; /* the bus error code that failed the launch, 0 when none */
 };
 
 const char *harness_service_stop_reason_name(enum harness_stop_reason reason);
@@ -56,6 +59,11 @@ int harness_service_launch(struct harness_service *svc);
 /* a call as the bus delivers it; test/info/stop answered here */
 void harness_service_call(struct harness_service *svc, const void *method, size_t method_len, const void *payload,
                           size_t payload_len, struct harness_reply *reply);
+/* a call from a real bus: test/info/stop answered at once (done runs on
+ * this thread), other methods queued to the pool (done runs there) */
+void harness_service_call_async(struct harness_service *svc, const char *sender, const void *method,
+                                size_t method_len, const void *payload, size_t payload_len, harness_rpc_done_fn done,
+                                void *done_ud);
 /* a frame to the library: delivered when it subscribed to a matching topic
  * (or always with force); 1 delivered, 0 not */
 int harness_service_frame(struct harness_service *svc, const char *topic, const void *payload, size_t payload_len,

@@ -14,6 +14,7 @@ static struct {
     pthread_t thread;
     int running;
     atomic_int stop;
+    atomic_int ignore_sigint;
     void (*on_signal)(int sig, void *ud);
     void *ud;
 } harness_signals;
@@ -43,6 +44,10 @@ static void *harness_signals_main(void *arg)
     while (!atomic_load(&harness_signals.stop)) {
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig <= 0) continue;
+        if (sig == SIGINT && atomic_load(&harness_signals.ignore_sigint)) {
+            harness_log(HARNESS_LOG_DEBUG, "SIGINT ignored (as the node's launcher does)");
+            continue;
+        }
         const char *name = sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
         if (++count > 1) {
             harness_log(HARNESS_LOG_ERROR, "second %s: exiting at once", name);
@@ -66,6 +71,11 @@ void harness_signals_start(void (*on_signal)(int sig, void *ud), void *ud)
     harness_signals.ud = ud;
     atomic_store(&harness_signals.stop, 0);
     if (pthread_create(&harness_signals.thread, NULL, harness_signals_main, NULL) == 0) harness_signals.running = 1;
+}
+
+void harness_signals_ignore_sigint(int ignore)
+{
+    atomic_store(&harness_signals.ignore_sigint, ignore);
 }
 
 void harness_signals_stop(void)

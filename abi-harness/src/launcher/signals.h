@@ -12,5 +12,7 @@
 void harness_signals_block(void);
 void harness_signals_start(void (*on_signal)(int sig, void *ud), void *ud);
 void harness_signals_stop(void);
+/* launch: SIGINT is ignored, as by the node's launcher (before start) */
+void harness_signals_ignore_sigint(int ignore);
 
 #endif

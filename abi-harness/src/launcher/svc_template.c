@@ -60,6 +60,8 @@ static int harness_svc_template_check(struct harness_svc_template *t, const char
     return 0;
 }
 
+static int harness_svc_template_fill(struct harness_svc_template *tmpl, const char *what, struct harness_strbuf *err);
+
 int harness_svc_template_load(struct harness_svc_template *tmpl, const char *path, struct harness_strbuf *err)
 {
     memset(tmpl, 0, sizeof *tmpl);
@@ -79,6 +81,12 @@ int harness_svc_template_load(struct harness_svc_template *tmpl, const char *pat
         harness_strbuf_appendf(err, "%s: a service template is a YAML map", path);
         return -1;
     }
+    return harness_svc_template_fill(tmpl, path, err);
+}
+
+/* the fields a template shares with the initial payload, by the same names */
+static int harness_svc_template_fill(struct harness_svc_template *tmpl, const char *what, struct harness_strbuf *err)
+{
     tmpl->command = harness_svc_template_get(&tmpl->root, "command");
     tmpl->prepare_command = harness_svc_template_get(&tmpl->root, "prepare_command");
     tmpl->bus = harness_svc_template_get(&tmpl->root, "bus");
@@ -91,7 +99,22 @@ int harness_svc_template_load(struct harness_svc_template *tmpl, const char *pat
     tmpl->env = harness_svc_template_get(&tmpl->root, "env");
     tmpl->realtime = harness_svc_template_get(&tmpl->root, "realtime");
     tmpl->restart_delay = harness_svc_template_get(&tmpl->root, "restart_delay");
-    return harness_svc_template_check(tmpl, path, err);
+    return harness_svc_template_check(tmpl, what, err);
+}
+
+int harness_svc_template_from_payload(struct harness_svc_template *tmpl, const char *data, size_t len,
+                                      struct harness_strbuf *err)
+{
+    memset(tmpl, 0, sizeof *tmpl);
+    msgpack_zone_init(&tmpl->zone, 4096);
+    size_t off = 0;
+    if (msgpack_unpack(data, len, &off, &tmpl->zone, &tmpl->root) != MSGPACK_UNPACK_SUCCESS ||
+        tmpl->root.type != MSGPACK_OBJECT_MAP) {
+        tmpl->root.type = MSGPACK_OBJECT_NIL;
+        harness_strbuf_append_str(err, "the initial payload is not a MessagePack map");
+        return -1;
+    }
+    return harness_svc_template_fill(tmpl, "the initial payload", err);
 }
 
 void harness_svc_template_destroy(struct harness_svc_template *tmpl)

@@ -39,6 +39,10 @@ struct harness_launcher_args {
 /* path NULL: an empty template. -1 with a message in err. */
 int harness_svc_template_load(struct harness_svc_template *tmpl, const char *path, struct harness_strbuf *err);
 void harness_svc_template_destroy(struct harness_svc_template *tmpl);
+/* the same fields from an initial payload a node sent (launch): the payload
+ * and the template share their names; -1 with a message in err */
+int harness_svc_template_from_payload(struct harness_svc_template *tmpl, const char *data, size_t len,
+                                      struct harness_strbuf *err);
 /* a number (int or float) as double; 0 when it is not one */
 int harness_svc_template_number(const msgpack_object *o, double *out);
 /* parse command: as the launcher's command line; -1 with a message in err
