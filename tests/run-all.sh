@@ -48,13 +48,7 @@ echo "== swift test"
 $SWIFT test >"$LOGS/swift-test.log" 2>&1; rc=$?
 count_swift_tests swift-test "$LOGS/swift-test.log" $rc
 
-echo "== swift test, thread sanitizer (concurrent paths)"
-$SWIFT test --scratch-path "$ROOT/.build-tsan" --sanitize=thread --filter "${TSAN_FILTER:-[Cc]oncurren}" \
-    >"$LOGS/swift-tsan.log" 2>&1; rc=$?
-if grep -q 'WARNING: ThreadSanitizer' "$LOGS/swift-tsan.log"; then
-    fail swift-tsan "ThreadSanitizer reported a race, see $LOGS/swift-tsan.log"
-fi
-count_swift_tests swift-tsan "$LOGS/swift-tsan.log" $rc
+# Every Swift test also runs under TSan, in tests/sanitize.sh below.
 
 echo "== library linkage"
 bash tests/link-check.sh "$LIB" >"$LOGS/link.log" 2>&1; rc=$?
