@@ -167,7 +167,7 @@ final class Worker: Sendable {
         var fullStatePending = true
         var nextPoll = now
         var unknownLogged = false
-        if !coreActive { core.host.log(.info, "waiting for the core to become active") }
+        var waitLogged = false
         while true {
             if fullStatePending, !coreActive, MonotonicClock.now() >= nextPoll {
                 // The SDK's poll (`coreActive`, the building block of
@@ -179,7 +179,12 @@ final class Worker: Sendable {
                 case .active:
                     coreActive = true
                 case .inactive:
-                    break
+                    // said once the core answers inactive, not before the first
+                    // poll: a core that is up already costs no log line
+                    if !waitLogged {
+                        waitLogged = true
+                        core.host.log(.info, "waiting for the core to become active")
+                    }
                 case .unknown(let why):
                     if !unknownLogged {
                         unknownLogged = true
