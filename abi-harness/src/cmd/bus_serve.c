@@ -170,12 +170,7 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
         if (reason == HARNESS_STOP_BUS_LOST && exit_code == 0) exit_code = HARNESS_EXIT_BUS_LOST;
     } else {
         if (ctx->svc.bus_error) exit_code = harness_serve_bus_exit(ctx->svc.bus_error);
-        harness_bus_set_active(0);
-        harness_bus_stop(); /* before the pool: a real bus routes calls into it */
-        if (ctx->svc.pool) {
-            harness_rpc_pool_stop(ctx->svc.pool);
-            ctx->svc.pool = NULL;
-        }
+        harness_service_abandon(&ctx->svc);
     }
     harness_watchdog_stop();
     harness_signals_stop();
