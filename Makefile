@@ -33,8 +33,9 @@ HELLO      := $(BUILD)/libhello-service.so
 
 all: library harness reference examples
 
-deps:
-	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Shell: installs the Debian packages named in $$missing (as root), or says
+# what to run and fails; shared by deps and test-deps.
+APT_INSTALL_MISSING = \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
@@ -44,19 +45,16 @@ deps:
 		fi; \
 	fi
 
+deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(APT_INSTALL_MISSING)
+
 # `make test` also needs what the real-node tests use; pip runs only when
 # an import fails (python3 may come from pyenv rather than Debian).
 test-deps: deps
 	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3 python3-pip"; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			echo "installing:$$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-		else \
-			echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
-		fi; \
-	fi
+	$(APT_INSTALL_MISSING)
 	@python3 -c 'import busrt, msgpack' 2>/dev/null || \
 		python3 -m pip install -q $(PY_PACKAGES) 2>/dev/null || \
 		python3 -m pip install -q --break-system-packages $(PY_PACKAGES) || \

@@ -98,19 +98,8 @@ struct VariableMerge {
         case (.int, .int), (.int, .uint), (.uint, .int), (.uint, .uint):
             return false  // integers are normalised: unequal is unequal
         default:
-            guard let x = number(a), let y = number(b) else { return false }
+            guard let x = a.doubleValue, let y = b.doubleValue else { return false }
             return x == y
-        }
-    }
-
-    /// A number's value as a Double, where it is one (nil otherwise).
-    private static func number(_ v: MsgPackValue) -> Double? {
-        switch v {
-        case .int(let i): Double(exactly: i) ?? Double(i)
-        case .uint(let u): Double(exactly: u) ?? Double(u)
-        case .float(let f): Double(f)
-        case .double(let d): d
-        default: nil
         }
     }
 }

@@ -149,12 +149,7 @@ EXPORT int32_t svc_init(struct EvaFFIBuffer *initial)
     g_restore_rc = EVA_OK;
     atomic_store(&g_save_dirty, false);
     atomic_store(&g_saver_detached, false);
-    table_clear();
-    free(g_info);
-    g_info = NULL;
-    g_info_len = 0;
-    free(g_registry_key);
-    g_registry_key = NULL;
+    state_release();
 
 #ifdef RELY_PROBE
     probe_init(initial);

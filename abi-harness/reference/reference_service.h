@@ -97,6 +97,8 @@ extern int64_t g_workers; /* initial.workers: <= 1 is a one-thread launcher */
 extern char *g_info;
 extern size_t g_info_len;
 extern char *g_registry_key; /* eva/svc_data/<id>/items; NULL without an id */
+/* frees the items, the info and the registry key (reference_state.c) */
+void state_release(void);
 
 /* The registry: restored by the first item call after svc_prepare, saved by a
  * saver thread after changes (never from a lifecycle callback: on a one-worker

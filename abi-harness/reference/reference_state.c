@@ -45,14 +45,17 @@ __attribute__((destructor)) static void reference_unload(void)
         pthread_key_delete(g_tls_key);
         g_tls_key_ok = false;
     }
-    if (atomic_load(&g_stopped)) {
-        table_clear();
-        free(g_info);
-        g_info = NULL;
-        g_info_len = 0;
-        free(g_registry_key);
-        g_registry_key = NULL;
-    }
+    if (atomic_load(&g_stopped)) state_release();
+}
+
+void state_release(void)
+{
+    table_clear();
+    free(g_info);
+    g_info = NULL;
+    g_info_len = 0;
+    free(g_registry_key);
+    g_registry_key = NULL;
 }
 
 EXPORT int16_t eva_svc_set_op_fn(uint16_t abi_version, eva_ffi_op_fn f)

@@ -21,8 +21,8 @@ SRC=$REPO/abi-harness/src/busrt
 mkdir -p "$BUILD/busrt-probe"
 for san in thread address,undefined; do
     out=$BUILD/busrt-probe/probe-${san%%,*}
-    if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=$san -I"$SRC" \
-        "$HERE/busrt/probe.c" "$SRC"/*.c -lpthread -o "$out" 2>"$out.log"; then
+    if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=$san -I"$SRC" -I"$SRC/.." \
+        "$HERE/busrt/probe.c" "$SRC"/*.c "$SRC/../clock.c" -lpthread -lm -o "$out" 2>"$out.log"; then
         echo "FAIL busrt/build-probe-${san%%,*}: see $out.log"; exit 1
     fi
 done

@@ -412,14 +412,11 @@ class Service:
             try:
                 self.proc.wait(timeout if timeout is not None else self.timeout_shutdown + 1)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._close_files()
-        if self in self.node.services:
-            self.node.services.remove(self)
-        return self.proc.returncode
+                pass  # kill() below
+        return self.kill()
 
     def kill(self):
+        """SIGKILL unless already gone; closes its files. Returns the exit code."""
         self._stop.set()
         if self.proc.poll() is None:
             self.proc.kill()

@@ -9,6 +9,7 @@
 #include "busrt_client_state.h"
 #include "busrt_handshake.h"
 #include "busrt_transport.h"
+#include "clock.h"
 
 #define DEFAULT_TIMEOUT 5.0
 #define DEFAULT_MAX_FRAME ((size_t)256 << 20)
@@ -18,29 +19,6 @@ void busrt_options_init(busrt_options *opt)
     memset(opt, 0, sizeof *opt);
     opt->timeout = DEFAULT_TIMEOUT;
     opt->max_frame = DEFAULT_MAX_FRAME;
-}
-
-void busrt_cond_init(pthread_cond_t *cond)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &a);
-    pthread_condattr_destroy(&a);
-}
-
-struct timespec busrt_deadline_ts(double deadline)
-{
-    struct timespec ts;
-    if (deadline > 1e12)
-        deadline = 1e12;
-    ts.tv_sec = (time_t)deadline;
-    ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
 }
 
 static void client_free(busrt_client *c)
@@ -78,7 +56,7 @@ busrt_client *busrt_connect(const char *addr, const char *name, const busrt_opti
     pthread_rwlock_init(&c->hook_lock, NULL);
     atomic_init(&c->next_id, 1);
     atomic_init(&c->closing, 0);
-    double deadline = busrt_now() + c->opt.timeout;
+    double deadline = harness_clock_now() + c->opt.timeout;
     c->fd = busrt_transport_connect(addr, deadline, err);
     if (c->fd < 0) {
         int e = errno;
@@ -238,11 +216,11 @@ int busrt_send_wait(busrt_client *c, enum busrt_op op, int qos, struct iovec *pa
     if (!(qos & 1) || busrt_on_reader_thread(c))
         return busrt_send_frame(c, op, qos, parts, n, NULL);
     pthread_cond_t cond;
-    busrt_cond_init(&cond);
+    harness_clock_cond_init(&cond);
     busrt_ack_waiter w = {.cond = &cond};
     int rc = busrt_send_frame(c, op, qos, parts, n, &w);
     if (rc == 0) {
-        struct timespec until = busrt_deadline_ts(busrt_now() + c->opt.timeout);
+        struct timespec until = harness_clock_at(harness_clock_now() + c->opt.timeout);
         pthread_mutex_lock(&c->ack_lock);
         while (!w.done)
             if (pthread_cond_timedwait(&cond, &c->ack_lock, &until) == ETIMEDOUT && !w.done) {

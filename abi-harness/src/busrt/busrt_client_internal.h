@@ -35,8 +35,5 @@ int busrt_send_wait(busrt_client *c, enum busrt_op op, int qos, struct iovec *pa
 /* 1 on c's own reader thread (in a callback): a wait for an ack or a reply
  * there could never end, since this thread is the one that would read it */
 int busrt_on_reader_thread(const busrt_client *c);
-/* a condition variable on CLOCK_MONOTONIC, and an absolute time for it */
-void busrt_cond_init(pthread_cond_t *cond);
-struct timespec busrt_deadline_ts(double deadline);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "busrt_client_state.h"
 #include "busrt_transport.h"
+#include "clock.h"
 
 #define READ_CHUNK 65536
 
@@ -67,9 +68,9 @@ void *busrt_reader_main(void *arg)
     size_t cap = READ_CHUNK, have = 0, need = BUSRT_IN_HEADER;
     uint8_t *buf = malloc(cap);
     int err = buf ? 0 : BUSRT_ERR_OTHER;
-    double next_ping = busrt_now() + c->opt.timeout;
+    double next_ping = harness_clock_now() + c->opt.timeout;
     while (!err && !atomic_load(&c->closing)) {
-        double now = busrt_now();
+        double now = harness_clock_now();
         if (now >= next_ping) {
             if (ping(c) != 0) {
                 err = BUSRT_ERR_IO;

@@ -8,6 +8,7 @@
 #include "busrt_rpc.h"
 #include "busrt_rpc_codec.h"
 #include "busrt_transport.h"
+#include "clock.h"
 
 struct busrt_rpc_request {
     busrt_rpc *rpc;
@@ -214,10 +215,10 @@ int busrt_rpc_call(busrt_rpc *rpc, const char *target, const char *method,
     if (busrt_on_reader_thread(rpc->c))
         return BUSRT_ERR_OTHER;
     pending_call pc = {.code = BUSRT_RPC_TIMEOUT};
-    busrt_cond_init(&pc.cond);
+    harness_clock_cond_init(&pc.cond);
     pc.ack.cond = &pc.cond;
     pc.ack.mutex = &rpc->lock;
-    double deadline = busrt_now() + (timeout_s > 0 ? timeout_s : 0);
+    double deadline = harness_clock_now() + (timeout_s > 0 ? timeout_s : 0);
     pthread_mutex_lock(&rpc->lock);
     if (rpc->down) {
         pthread_mutex_unlock(&rpc->lock);
@@ -237,7 +238,7 @@ int busrt_rpc_call(busrt_rpc *rpc, const char *target, const char *method,
         pc.done = 1;
         pc.code = rc;
     }
-    struct timespec until = busrt_deadline_ts(deadline);
+    struct timespec until = harness_clock_at(deadline);
     while (!pc.done) {
         if ((qos & 1) && pc.ack.done && pc.ack.code != 0) {
             /* the broker refused it (0x71: nobody of that name): at once */

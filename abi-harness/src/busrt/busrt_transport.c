@@ -14,13 +14,7 @@
 
 #include "busrt_client.h"
 #include "busrt_transport.h"
-
-double busrt_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "clock.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -35,7 +29,7 @@ int busrt_addr_is_unix(const char *addr)
 
 static int ms_left(double deadline)
 {
-    double left = deadline - busrt_now();
+    double left = deadline - harness_clock_now();
     if (left <= 0)
         return 0;
     return left > 1e6 ? 1000000000 : (int)(left * 1000.0) + 1;

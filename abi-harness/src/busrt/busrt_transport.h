@@ -1,13 +1,11 @@
 /* The socket under a client (busrt-protocol.md §1): the address rule, a
  * connect bounded by a deadline, TCP_NODELAY on TCP, and exact reads/writes
- * with deadlines. Times are CLOCK_MONOTONIC seconds (busrt_now). */
+ * with deadlines. Times are CLOCK_MONOTONIC seconds (harness_clock_now). */
 #ifndef BUSRT_TRANSPORT_H
 #define BUSRT_TRANSPORT_H
 
 #include <stddef.h>
 #include <sys/uio.h>
-
-double busrt_now(void);
 
 /* 1 when addr names a Unix socket (ends in .sock/.socket/.ipc or starts
  * with '/'), else 0 (TCP host:port) */

@@ -34,8 +34,9 @@ static void harness_attach_usage(FILE *f)
           "                      or " HARNESS_DEFAULT_SVC_ID ")\n"
           "  --log-level LEVEL   core.log_level: trace, debug, info (default), warn, error, off\n"
           "  --workers N         initial.workers (default: the template's, else 1)\n\n"
-          "exit codes: 0 stopped, 1 POC or svc_terminate failed, 2 usage, 3 launch failed\n"
-          "(or not ready within timeout.startup), 4 not stopped within timeout.shutdown,\n"
+          "exit codes: 0 stopped, 1 POC and the stop took over a second, 2 usage, 3 launch\n"
+          "failed (or not ready within timeout.startup), 4 svc_terminate failed or not\n"
+          "stopped within timeout.shutdown,\n"
           "6 would hang a node (an empty topic), 7 the broker refused the name (taken:\n"
           "a busrtd broker refuses a duplicate; a node's broker drops the older client),\n"
           "8 no broker at --bus, or it went away while serving.\n",

@@ -11,6 +11,7 @@
 #include "bus_real.h"
 #include "busrt_client.h"
 #include "clock.h"
+#include "data_folder.h"
 #include "exit_codes.h"
 #include "output.h"
 #include "rpc_result.h"
@@ -60,14 +61,23 @@ static void harness_serve_on_hang(void *ud, const struct harness_hang *hang)
     (void)ud;
     (void)hang; /* already on stderr */
     harness_log(HARNESS_LOG_ERROR, "exiting with %d (would hang on a node) instead of hanging", HARNESS_EXIT_HANG);
+    harness_data_folder_remove();
     harness_output_emergency_flush();
     _exit(HARNESS_EXIT_HANG);
+}
+
+/* the exits that skip atexit (_exit) take attach's fresh data folder with them, as run's do */
+static void harness_serve_watchdog_hook(void *ud)
+{
+    (void)ud;
+    harness_data_folder_remove();
 }
 
 static void *harness_serve_poc_timer(void *arg)
 {
     (void)arg;
     harness_clock_sleep(HARNESS_SERVE_POC_DELAY);
+    harness_data_folder_remove();
     harness_output_emergency_flush();
     _exit(HARNESS_EXIT_POC);
 }
@@ -156,6 +166,7 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
     /* the node's deadlines: not ready within timeout.startup, or not gone within timeout.shutdown
      * (a call stuck in the library), and the node kills the process; the watchdog ends it then */
     harness_watchdog_start();
+    harness_watchdog_set_hook(harness_serve_watchdog_hook, NULL);
     if (s->watch_stdin) {
         pthread_t t;
         if (pthread_create(&t, NULL, harness_serve_stdin_main, ctx) == 0) pthread_detach(t);
@@ -170,12 +181,7 @@ int harness_bus_serve_main(const struct harness_bus_serve *s)
         if (reason == HARNESS_STOP_BUS_LOST && exit_code == 0) exit_code = HARNESS_EXIT_BUS_LOST;
     } else {
         if (ctx->svc.bus_error) exit_code = harness_serve_bus_exit(ctx->svc.bus_error);
-        harness_bus_set_active(0);
-        harness_bus_stop(); /* before the pool: a real bus routes calls into it */
-        if (ctx->svc.pool) {
-            harness_rpc_pool_stop(ctx->svc.pool);
-            ctx->svc.pool = NULL;
-        }
+        harness_service_abandon(&ctx->svc);
     }
     harness_watchdog_stop();
     harness_signals_stop();

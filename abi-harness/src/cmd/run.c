@@ -256,12 +256,7 @@ int harness_run_main(struct harness_options *o)
         if (reason == HARNESS_STOP_POC && shutdown_rc == 0) shutdown_rc = HARNESS_EXIT_POC;
     } else {
         harness_watchdog_disarm();
-        harness_bus_set_active(0);
-        harness_bus_stop(); /* before the pool: the consumer routes frames into it */
-        if (ctx->svc.pool) {
-            harness_rpc_pool_stop(ctx->svc.pool);
-            ctx->svc.pool = NULL;
-        }
+        harness_service_abandon(&ctx->svc);
     }
     if (core_timer_started) {
         harness_service_request_stop(&ctx->svc, HARNESS_STOP_END);

@@ -79,6 +79,8 @@ enum harness_stop_reason harness_service_stop_requested(struct harness_service *
 enum harness_stop_reason harness_service_wait_stop(struct harness_service *svc, double timeout);
 /* the orderly shutdown, under the shutdown watchdog: 0 or HARNESS_EXIT_SHUTDOWN */
 int harness_service_shutdown(struct harness_service *svc);
+/* after a launch that failed: the bus goes quiet, then its consumer and the call pool stop */
+void harness_service_abandon(struct harness_service *svc);
 /* free what is left after a failed launch or a shutdown */
 void harness_service_destroy(struct harness_service *svc);
 

@@ -46,6 +46,23 @@ enum harness_stop_reason harness_service_wait_stop(struct harness_service *svc, 
     return r;
 }
 
+/* the consumer first: it hands the library its own publications (a real bus: the calls) through
+ * the pool */
+static void harness_service_stop_routing(struct harness_service *svc)
+{
+    harness_bus_stop();
+    if (svc->pool) {
+        harness_rpc_pool_stop(svc->pool);
+        svc->pool = NULL;
+    }
+}
+
+void harness_service_abandon(struct harness_service *svc)
+{
+    harness_bus_set_active(0);
+    harness_service_stop_routing(svc);
+}
+
 /* eva4 svc/ffi/src/main.rs eva_svc_main after svc_block: svc_mark_terminating (IS_ACTIVE 0,
  * SVC/ST terminating), svc_terminate, wait until the command queue is empty, exit 0. Calls
  * and frames keep being routed during and after svc_terminate: the RPC handlers stay up. */
@@ -80,12 +97,7 @@ int harness_service_shutdown(struct harness_service *svc)
     if (svc->pool && harness_rpc_pool_wait_idle(svc->pool, 0.5) < 0)
         harness_log(HARNESS_LOG_WARN, "calls or frames were still running in the library when the launcher "
                                       "exited (a node ends them with the process)");
-    /* the consumer first: it hands the library its own publications through the pool */
-    harness_bus_stop();
-    if (svc->pool) {
-        harness_rpc_pool_stop(svc->pool);
-        svc->pool = NULL;
-    }
+    harness_service_stop_routing(svc);
     harness_watchdog_disarm();
     HARNESS_SVC_INFO(svc, "service stopped (svc_terminate took %.3f s)", svc->terminate_seconds);
     return rc;

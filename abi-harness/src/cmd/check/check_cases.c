@@ -170,8 +170,7 @@ static void harness_cases_pack_kind(msgpack_packer *pk, enum harness_cases_kind 
     }
 }
 
-/* not one complete MessagePack value (truncated, reserved byte) */
-static int harness_cases_is_msgpack(const char *data, size_t len)
+int harness_check_unpack(const char *data, size_t len)
 {
     msgpack_zone zone;
     msgpack_zone_init(&zone, 1024);
@@ -179,6 +178,13 @@ static int harness_cases_is_msgpack(const char *data, size_t len)
     size_t off = 0;
     msgpack_unpack_return rc = msgpack_unpack(data, len, &off, &zone, &obj);
     msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+/* not one complete MessagePack value (truncated, reserved byte) */
+static int harness_cases_is_msgpack(const char *data, size_t len)
+{
+    int rc = harness_check_unpack(data, len);
     /* extra bytes after a value and msgpack-c's own nesting limit are not
      * "not MessagePack": lenient decoders may accept them */
     return rc == MSGPACK_UNPACK_SUCCESS || rc == MSGPACK_UNPACK_EXTRA_BYTES || rc == MSGPACK_UNPACK_NOMEM_ERROR;

@@ -22,6 +22,8 @@ size_t harness_check_method_cases(const struct harness_check_methods *m, struct 
 size_t harness_check_payload_cases(const struct harness_check_methods *m, size_t method_index, struct harness_rng *rng,
                                    struct harness_check_case **out);
 void harness_check_cases_free(struct harness_check_case *cases, size_t n);
+/* msgpack_unpack of data into a scratch zone: its msgpack_unpack_return */
+int harness_check_unpack(const char *data, size_t len);
 
 struct harness_check_frame {
     unsigned char kind;

@@ -51,13 +51,7 @@ static int harness_garbage_same_reply(const struct harness_reply *a, const struc
 /* exactly one MessagePack value, as a caller decodes a reply */
 static int harness_garbage_reply_decodes(const char *data, size_t len)
 {
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 1024);
-    msgpack_object obj;
-    size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack(data, len, &off, &zone, &obj);
-    msgpack_zone_destroy(&zone);
-    return rc == MSGPACK_UNPACK_SUCCESS;
+    return harness_check_unpack(data, len) == MSGPACK_UNPACK_SUCCESS;
 }
 
 /* what breaks on a node whatever the payload was; NULL when nothing */
