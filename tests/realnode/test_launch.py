@@ -58,12 +58,15 @@ def service_frames(svc):
     return Counter((t, p) for s, t, p in svc.frames())
 
 
-def session(argv, lib, calls, config=None, workers=2, stop='term', settle=0.3, quiet=0, **kw):
-    """One launcher on a node of its own: start, wait ready, make the calls,
-    stop; (ready, replies, frames, exit code, stderr)."""
+def session(argv, lib, calls, config=None, workers=2, stop='term', settle=0.3, quiet=0, first=None, **kw):
+    """One launcher on a node of its own: start, wait ready (and for a
+    publication on topic `first`, when given), make the calls, stop;
+    (ready, replies, frames, exit code, stderr)."""
     with rn.Node() as node:
         svc = node.start_service(SVC, argv + [lib], config=config, workers=workers, **kw)
         ready = svc.wait_ready(10)
+        if ready and first:
+            ready = node.wait_frame(lambda s, t, p: s == SVC and t == first, 10, since=svc.mark) is not None
         replies = [node.call(SVC, m, p, timeout=t) for m, p, t in calls] if ready else []
         time.sleep(settle)
         if quiet:
@@ -148,7 +151,9 @@ if os.path.exists(OURS):
                  [call('test'), call('info'), call('list'), call('get', {'i': 'sensor:tests/temp'}),
                   call('set', {'i': 'sensor:tests/temp', 'status': 1, 'value': 7}),
                   call('get', {'i': 'sensor:tests/none'}), call('get', {'i': 1}), call('nope')], ITEMS,
-                 ignore=('LOG/IN/debug', 'LOG/IN/trace'), quiet=1.0)
+                 ignore=('LOG/IN/debug', 'LOG/IN/trace'), quiet=1.0,
+                 # the full state (bulk RAW) first: a `set` made before it goes out inside it
+                 first='RAW')
 else:
     R.check('launch-vs-eva-ffi-ours', False, f'{OURS} missing: build it with `make library`')
 
