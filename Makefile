@@ -91,11 +91,13 @@ test: test-deps all
 	BUILD=$(BUILD) SWIFT=$(SWIFT) bash tests/run-all.sh
 
 # The benchmark suite against the C reference service: one table (tests/bench-suite.sh);
-# then the figures through a real busrtd when ../shared/real is there (tests/bench-bus.sh).
+# then the figures through a real busrtd when ../shared/real is there (tests/bench-bus.sh),
+# and the first var.* call after ready under the real launcher (target: 5 ms).
 .PHONY: bench
 bench: deps all
 	BUILD=$(BUILD) bash tests/bench-suite.sh
 	BUILD=$(BUILD) bash tests/bench-bus.sh
+	BUILD=$(BUILD) RUNS=9 TARGET_MS=5 python3 tests/realnode/test_first_call.py
 
 # Hardening. `make fuzz SECONDS=N`: each libFuzzer target (fuzz/) N seconds,
 # two at a time. `make sanitize`: the ASan/UBSan harness, the library under

@@ -1,8 +1,11 @@
 """The first var.* call right after SVC/ST ready, under the real launcher
 (eva-ffi 4.1 and the 4.2 runtime rule, workers 1 and 2): how long it takes,
-against the second call as the baseline of one round trip. Issue 14 sets
-the target: within 5 ms (it took ~52 ms while the variables' load waited
-50 ms after launch). Prints the figures; one PASS/FAIL line per runtime,
+against the second call as the baseline of one round trip.
+
+In `make test` it checks what the first call answers (the variables loaded,
+not NOT_READY) and prints the figures; a time is no test verdict there.
+`make bench` runs it with TARGET_MS=5 (issue 14's target; it took ~52 ms
+while the load waited 50 ms after launch): one PASS/FAIL line per runtime
 on the median of RUNS starts."""
 import os
 import statistics
@@ -15,8 +18,8 @@ from node import Node, Results, needs_real, ffi_launcher  # noqa: E402
 needs_real('first-call', 'bin/eva-ffi', 'bin/eva-ffi-42rt')
 BUILD = os.environ.get('BUILD') or os.path.join(os.path.dirname(__file__), '..', '..', 'build')
 LIB = os.path.abspath(os.path.join(BUILD, 'libeva-virtual-controller.so'))
-RUNS = int(os.environ.get('RUNS', '9'))
-TARGET_MS = 5.0
+RUNS = int(os.environ.get('RUNS', '3'))
+TARGET_MS = float(os.environ['TARGET_MS']) if os.environ.get('TARGET_MS') else None
 r = Results()
 if not os.path.exists(LIB):
     r.check('first-call/library', False, f'{LIB} missing (make library)')
@@ -59,6 +62,8 @@ with Node() as n:
             print(f'{name}: first var.set after ready: median {med:.2f} ms, max {max(firsts):.2f} ms '
                   f'({", ".join(f"{x:.2f}" for x in firsts)}); second call: median '
                   f'{statistics.median(seconds):.2f} ms; {len(firsts)} runs', flush=True)
-            r.check(name, not bad and med <= TARGET_MS,
-                    '; '.join(bad) or f'median {med:.2f} ms > {TARGET_MS} ms')
+            if bad or TARGET_MS is None:
+                r.check(name, not bad, '; '.join(bad))
+            else:
+                r.check(f'{name}/within-{TARGET_MS:g}-ms', med <= TARGET_MS, f'median {med:.2f} ms > {TARGET_MS:g} ms')
 r.exit()
