@@ -180,8 +180,10 @@ public final class VirtualController: Sendable {
     /// The controller's thread is inside a bus call (tests).
     var isInBusCall: Bool { worker.bus.isInCall }
 
-    /// The worker has published every item's state (tests).
-    var fullStatePublished: Bool { worker.fullStatePublished.load(ordering: .sequentiallyConsistent) }
+    /// The worker has published every item's state, so its start-up work
+    /// (load, catch-up, first pull, full state) is done (tests; the fuzz
+    /// targets wait for it after each start, see fuzz/Sources/FuzzKit).
+    public var fullStatePublished: Bool { worker.fullStatePublished.load(ordering: .sequentiallyConsistent) }
 
     /// Stops everything the library runs, persists the variables, and
     /// returns within `timeout.shutdown`. No host calls after it returns.

@@ -152,7 +152,9 @@ extension MacroStep: Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Kind.self)
-        guard c.allKeys.count == 1, let kind = c.allKeys.first else {
+        // (allKeys builds its array anew on each read)
+        let keys = c.allKeys
+        guard keys.count == 1, let kind = keys.first else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
                 debugDescription: "must be a map with exactly one step kind (set, var, action, sleep, call, out, fail)"))
         }

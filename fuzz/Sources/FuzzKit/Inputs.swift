@@ -180,6 +180,9 @@ public final class SharedController {
         let initial = FuzzInputs.initial(config: FuzzInputs.config)
         let rc = initial.withUnsafeBytes { s.start(initial: $0) }
         if rc <= 0 || !s.ready { fuzz_violation("the fuzz config did not start") }
+        // (not settling within a second is no finding: the calls then meet
+        // a controller still loading, which is allowed to answer NOT_READY)
+        s.waitUntilSettled()
         return s
     }
 

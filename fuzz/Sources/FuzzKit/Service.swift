@@ -9,9 +9,17 @@ import VirtualController
 public final class FuzzControllerService: FFIService {
     let controller: VirtualController
 
+    /// The controller of the latest successful `svc_init` (a target runs
+    /// one at a time); weak, so that it does not outlive its runtime.
+    nonisolated(unsafe) static weak var latest: FuzzControllerService?
+
     public init(initial: InitialPayload, host: FFIHost) throws(EAPIError) {
         controller = try VirtualController(initial: initial, host: host)
+        Self.latest = self
     }
+
+    /// The controller's own thread has done its start-up work.
+    var settled: Bool { controller.fullStatePublished }
 
     public static var handlesCallsBeforeReady: Bool { true }  // as ControllerService
     public var info: ServiceInfo { VirtualController.info }

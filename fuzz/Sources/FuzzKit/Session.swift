@@ -66,6 +66,28 @@ public final class Session {
         return rc
     }
 
+    /// Waits (at most `seconds`) until the launched controller's own thread
+    /// has done its start-up work: the load, the registry catch-up, the
+    /// first pull and the full state. True when it has.
+    ///
+    /// Why a shared controller waits: libFuzzer reads the coverage counters
+    /// after each input and keeps an input that raised one. Start-up work
+    /// left running in the background lands in whichever inputs follow, by
+    /// timing, so they look new and are kept: the corpus then filled with
+    /// inputs that restart the controller (`stop`), each restart costing
+    /// ms, and throughput halved. Waiting puts that work, the same each
+    /// time, in the input that restarted.
+    @discardableResult
+    public func waitUntilSettled(seconds: Int = 1) -> Bool {
+        guard ready, let service = FuzzControllerService.latest else { return false }
+        let until = monotonicNanoseconds() &+ UInt64(seconds) * 1_000_000_000
+        while !service.settled {
+            if monotonicNanoseconds() >= until { return false }
+            usleep(20)
+        }
+        return true
+    }
+
     /// `svc_on_rpc_call`; a reply is fetched with `eva_svc_get_result` and
     /// checked. Returns the call's code.
     @discardableResult
