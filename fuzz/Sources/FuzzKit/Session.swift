@@ -155,16 +155,39 @@ public final class Session {
         }
     }
 
-    /// The `Threads:` line of /proc/self/status (0 when unreadable).
+    /// The process's thread count: field 20 of /proc/self/stat (0 when
+    /// unreadable). Read twice per input (fuzz-init makes a session per
+    /// input), so it is parsed in place: /proc/self/status parsed line by
+    /// line into Strings took 14% of fuzz-init's CPU.
     static func threadCount() -> Int {
-        guard let f = fopen("/proc/self/status", "r") else { return 0 }
-        defer { fclose(f) }
-        var line = [CChar](repeating: 0, count: 256)
-        while fgets(&line, Int32(line.count), f) != nil {
-            let text = String(cString: line)
-            if text.hasPrefix("Threads:") { return Int(String(text.filter(\.isWholeNumber))) ?? 0 }
+        let fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { closeDescriptor(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buf -> Int in
+            let n = read(fd, buf.baseAddress, buf.count)
+            guard n > 0 else { return 0 }
+            // after the command name (in parentheses, may hold anything):
+            // ") state ppid ..." with num_threads the 18th field after it
+            var at = n - 1
+            while at >= 0, buf[at] != UInt8(ascii: ")") { at -= 1 }
+            guard at >= 0 else { return 0 }
+            var field = 0
+            at += 1
+            while at < n {
+                if buf[at] == UInt8(ascii: " ") {
+                    field += 1
+                } else if field == 18 {
+                    var value = 0
+                    while at < n, buf[at] >= UInt8(ascii: "0"), buf[at] <= UInt8(ascii: "9") {
+                        value = value * 10 + Int(buf[at] - UInt8(ascii: "0"))
+                        at += 1
+                    }
+                    return value
+                }
+                at += 1
+            }
+            return 0
         }
-        return 0
     }
 
     private static let sender: [CChar] = Array("eva.core".utf8CString)
@@ -180,6 +203,9 @@ public final class Session {
         return data
     }
 }
+
+/// close(2) (inside Session, `close` names its own method).
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }
 
 /// Runs `body` with a malloc'd copy of exactly `bytes.count` bytes (nil when
 /// empty), so that reads past the end are caught.
