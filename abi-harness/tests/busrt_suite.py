@@ -164,11 +164,11 @@ def test_call_python(n):
 
 
 def test_controller(n):
-    ctl = rn.shipped_controller()
-    if not ctl:
-        print('NEEDS busrtd: busrt/call-shipped-controller needs bin/eva-controller-virtual '
-              '(set REAL_DIR=/path/real)')
+    if rn.missing_real('busrt/call-shipped-controller', 'bin/eva-controller-virtual'):
+        if os.environ.get('CI') == 'true':
+            res.failed += 1
         return
+    ctl = rn.shipped_controller()
     # (the shipped 4.1 build here answers `list` with [] for a config `items:`
     # list; its items come from `set` with auto_create)
     svc = n.start_service('eva.controller.busrt', [ctl], config={'auto_create': True})
